@@ -1,0 +1,54 @@
+"""The one-call Python API: get a configured component by kind and name (or class)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from tomokit.components import Component
+from tomokit.errors import InvalidInputError
+from tomokit.registry import get_registry
+
+__all__ = ["component_class", "format_validation_error", "load"]
+
+
+def component_class(kind: str, name: str | type[Component]) -> type[Component]:
+    """The component class registered as ``kind``/``name`` (a class is checked and returned)."""
+    return get_registry().resolve(kind, name)
+
+
+def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
+    """One line per pydantic error: ``prefix.loc: message``."""
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in (prefix, *err["loc"]) if p != "")
+        lines.append(f"{loc or '(params)'}: {err['msg']}")
+    return "; ".join(lines)
+
+
+def load(
+    kind: str,
+    name: str | type[Component],
+    params: Mapping[str, Any] | None = None,
+    /,
+    **kwargs: Any,
+) -> Component:
+    """Return a configured component, for example ``load("observer", "ssim", data_range=255)``.
+
+    ``name`` may be a registered name (``"ssim"``, or ``"ssim@plugin"`` among conflicts) or a
+    component class, as xarray's ``engine=`` accepts both. Parameters are validated by the
+    component's ``Params`` model; a bad one raises :class:`~tomokit.errors.InvalidInputError`
+    naming it.
+    """
+    cls = component_class(kind, name)
+    merged = dict(params or {})
+    merged.update(kwargs)
+    try:
+        return cls(merged)
+    except ValidationError as exc:
+        label = name if isinstance(name, str) else name.__qualname__
+        raise InvalidInputError(
+            f"{kind} {label!r}: invalid params: {format_validation_error(exc)}"
+        ) from None

@@ -1,0 +1,480 @@
+"""The component kinds: abstract interfaces and their ``Params`` models.
+
+A component is a class with a pydantic ``Params`` model (validated, JSON-Schema-able,
+defaults documented) and the one or two methods of its kind. Images are numpy arrays,
+2-D ``(H, W)`` or batches ``(N, H, W)``, float32 unless a method needs more.
+
+Every kind also implements :meth:`Component.run_step`, the single place where the
+pipeline runner hands a step its named inputs. Per-slice kinds map their method over a
+volume through :func:`map_slices`, which is where streaming and executors slot in.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from tomokit.errors import InvalidInputError
+
+__all__ = [
+    "KINDS",
+    "Component",
+    "Distortion",
+    "NoParams",
+    "Observer",
+    "Params",
+    "Phantom",
+    "PhantomParams",
+    "PhantomSample",
+    "Reconstructor",
+    "Scorer",
+    "Segmenter",
+    "Sinogram",
+    "SuperResolver",
+    "Trainable",
+    "as_image_stack",
+    "check_image",
+    "map_slices",
+]
+
+Kind = Literal[
+    "distortion", "observer", "scorer", "segmenter", "reconstructor", "super_resolver", "phantom"
+]
+KINDS: tuple[str, ...] = (
+    "distortion",
+    "observer",
+    "scorer",
+    "segmenter",
+    "reconstructor",
+    "super_resolver",
+    "phantom",
+)
+
+SliceMapper = Callable[[Callable[[Any], Any], Sequence[Any]], list[Any]]
+
+
+class Params(BaseModel):
+    """Base of every component's parameters: unknown keys are errors, values validated."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NoParams(Params):
+    """For components without parameters."""
+
+
+def check_image(image: Any, *, name: str = "image", ndim: tuple[int, ...] = (2, 3)) -> np.ndarray:
+    """Return ``image`` as a float array after checking shape, emptiness and finiteness.
+
+    Raises :class:`~tomokit.errors.InvalidInputError` naming ``name`` and what to pass.
+    """
+    arr = np.asarray(image)
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
+    ):
+        raise InvalidInputError(f"{name}: expected a numeric array, got dtype {arr.dtype}")
+    if arr.ndim not in ndim:
+        raise InvalidInputError(
+            f"{name}: expected an array with {' or '.join(map(str, ndim))} dimensions, "
+            f"got shape {arr.shape}"
+        )
+    if arr.size == 0:
+        raise InvalidInputError(f"{name}: array is empty (shape {arr.shape})")
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise InvalidInputError(f"{name}: complex values are not supported")
+    if np.issubdtype(arr.dtype, np.floating):
+        bad = int(np.count_nonzero(~np.isfinite(arr)))
+        if bad:
+            raise InvalidInputError(f"{name}: {bad} non-finite value(s) (NaN or Inf)")
+    if not np.issubdtype(arr.dtype, np.floating):
+        arr = arr.astype(np.float32)
+    return arr
+
+
+def as_image_stack(image: Any, *, name: str = "image") -> tuple[np.ndarray, bool]:
+    """Return ``(stack, was_2d)``: a 2-D image becomes a stack of one slice."""
+    arr = check_image(image, name=name)
+    if arr.ndim == 2:
+        return arr[None], True
+    return arr, False
+
+
+def _serial_map(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+    return [fn(item) for item in items]
+
+
+def map_slices(
+    fn: Callable[[Any], Any],
+    volume: Sequence[Any],
+    mapper: SliceMapper | None = None,
+) -> list[Any]:
+    """Apply ``fn`` to every slice of ``volume`` (first axis), through ``mapper`` if given.
+
+    This is the one place a per-slice call is mapped over a volume; executors provide
+    ``mapper`` (thread pool, Dask) and must return results in slice order.
+    """
+    return (mapper or _serial_map)(fn, volume)
+
+
+class Component(abc.ABC):
+    """Base of all component kinds.
+
+    Subclasses set ``Params`` (a :class:`Params` subclass) and may set ``name`` and
+    ``summary``; the registry fills ``name`` from the spec when it resolves a class.
+    """
+
+    kind: ClassVar[str] = ""
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    Params: ClassVar[type[Params]] = NoParams
+    #: Names of the inputs :meth:`run_step` accepts, in positional order.
+    input_names: ClassVar[tuple[str, ...]] = ("image",)
+    #: Inputs that may be omitted.
+    optional_inputs: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, params: Params | Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+        if isinstance(params, Params):
+            if kwargs:
+                params = params.model_copy(update=kwargs)
+                params = type(params).model_validate(params.model_dump())
+            self.params = params
+        else:
+            merged = dict(params or {})
+            merged.update(kwargs)
+            self.params = type(self).Params.model_validate(merged)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params.model_dump().items())
+        return f"{type(self).__name__}({args})"
+
+    @abc.abstractmethod
+    def run_step(
+        self,
+        inputs: Mapping[str, Any],
+        *,
+        rng: np.random.Generator,
+        mapper: SliceMapper | None = None,
+    ) -> Any:
+        """Run this component as a pipeline step on its named ``inputs``."""
+
+
+class Distortion(Component):
+    """Degrades an image: ``apply(image, level, rng) -> image``.
+
+    Levels 1..5 map to documented parameters; ``level=None`` uses the continuous
+    parameter in ``Params``. Deterministic for a seed. ``domain`` says whether it acts
+    on reconstructed images or on sinograms.
+    """
+
+    kind: ClassVar[str] = "distortion"
+    domain: ClassVar[Literal["image", "sinogram"]] = "image"
+    levels: ClassVar[int] = 5
+
+    @abc.abstractmethod
+    def apply(
+        self,
+        image: np.ndarray,
+        level: int | None = None,
+        rng: np.random.Generator | int | None = None,
+    ) -> np.ndarray:
+        """Return a distorted copy of ``image`` (2-D or a batch); never modifies the input."""
+
+    def run_step(
+        self,
+        inputs: Mapping[str, Any],
+        *,
+        rng: np.random.Generator,
+        mapper: SliceMapper | None = None,
+    ) -> Any:
+        data = inputs["image"]
+        if isinstance(data, Sinogram):
+            return self.apply(data, None, rng)  # type: ignore[arg-type]
+        stack, was_2d = as_image_stack(data)
+        seeds = rng.integers(0, 2**63 - 1, size=len(stack))
+        slices = list(zip(stack, seeds, strict=True))
+        out = map_slices(
+            lambda pair: self.apply(pair[0], None, np.random.default_rng(int(pair[1]))),
+            slices,
+            mapper,
+        )
+        result = np.stack(out)
+        return result[0] if was_2d else result
+
+
+class Observer(Component):
+    """A full-reference image-quality measure: ``compare(reference, distorted) -> float``.
+
+    Declares ``higher_is_better`` and its ``value_range``; ``data_range`` is explicit in
+    its Params. Batches ``(N, H, W)`` give one value per slice.
+    """
+
+    kind: ClassVar[str] = "observer"
+    higher_is_better: ClassVar[bool] = True
+    value_range: ClassVar[tuple[float, float]] = (0.0, 1.0)
+    input_names: ClassVar[tuple[str, ...]] = ("reference", "distorted")
+
+    @abc.abstractmethod
+    def compare(self, reference: np.ndarray, distorted: np.ndarray) -> float | np.ndarray:
+        """Return the quality of ``distorted`` against ``reference``."""
+
+    def run_step(
+        self,
+        inputs: Mapping[str, Any],
+        *,
+        rng: np.random.Generator,
+        mapper: SliceMapper | None = None,
+    ) -> Any:
+        ref = check_image(inputs["reference"], name="reference")
+        dist = check_image(inputs["distorted"], name="distorted")
+        if ref.shape != dist.shape:
+            if ref.ndim == 2 and dist.ndim == 3 and dist.shape[1:] == ref.shape:
+                ref = np.broadcast_to(ref, dist.shape)
+            else:
+                raise InvalidInputError(
+                    f"reference shape {ref.shape} and distorted shape {dist.shape} differ"
+                )
+        if ref.ndim == 2:
+            return np.float64(self.compare(ref, dist))
+        pairs = np.stack([ref, dist], axis=1)
+        return np.asarray(
+            map_slices(lambda p: float(self.compare(p[0], p[1])), pairs, mapper), dtype=np.float64
+        )
+
+
+class Trainable(abc.ABC):
+    """Mixin for components that learn: ``fit``, ``save`` and ``load``."""
+
+    @abc.abstractmethod
+    def fit(self, *args: Any, **kwargs: Any) -> Any:
+        """Train on data; returns a history or summary."""
+
+    @abc.abstractmethod
+    def save(self, path: str) -> None:
+        """Write the trained model (``.keras`` plus a JSON sidecar) to ``path``."""
+
+    @classmethod
+    @abc.abstractmethod
+    def load(cls, path: str) -> Any:
+        """Read a model written by :meth:`save`."""
+
+
+class Scorer(Component):
+    """A no-reference quality scorer: ``score(images) -> scores``, one per image."""
+
+    kind: ClassVar[str] = "scorer"
+    higher_is_better: ClassVar[bool] = True
+    input_names: ClassVar[tuple[str, ...]] = ("images",)
+
+    @abc.abstractmethod
+    def score(self, images: np.ndarray) -> np.ndarray:
+        """Return one float score per image of a ``(N, H, W)`` batch (or a 2-D image)."""
+
+    def run_step(
+        self,
+        inputs: Mapping[str, Any],
+        *,
+        rng: np.random.Generator,
+        mapper: SliceMapper | None = None,
+    ) -> Any:
+        stack, _ = as_image_stack(inputs["images"], name="images")
+        return np.asarray(self.score(stack), dtype=np.float64)
+
+
+class Segmenter(Component):
+    """Per-pixel class probabilities: ``predict_proba(images) -> probs``.
+
+    ``probs`` has shape ``(N, H, W, C)``; :meth:`segment` takes the argmax (or the 0.5
+    threshold for one channel).
+    """
+
+    kind: ClassVar[str] = "segmenter"
+    input_names: ClassVar[tuple[str, ...]] = ("images",)
+
+    @abc.abstractmethod
+    def predict_proba(self, images: np.ndarray) -> np.ndarray:
+        """Return probabilities ``(N, H, W, C)`` for a batch ``(N, H, W)``."""
+
+    def segment(self, images: np.ndarray) -> np.ndarray:
+        """Return integer labels ``(N, H, W)`` (or ``(H, W)`` for a 2-D image)."""
+        stack, was_2d = as_image_stack(images, name="images")
+        probs = self.predict_proba(stack)
+        if probs.shape[-1] == 1:
+            labels = (probs[..., 0] >= 0.5).astype(np.uint8)
+        else:
+            labels = np.argmax(probs, axis=-1).astype(np.uint8)
+        return labels[0] if was_2d else labels
+
+    def run_step(
+        self,
+        inputs: Mapping[str, Any],
+        *,
+        rng: np.random.Generator,
+        mapper: SliceMapper | None = None,
+    ) -> Any:
+        return self.segment(inputs["images"])
+
+
+@dataclass(frozen=True)
+class Sinogram:
+    """A 2-D parallel-beam sinogram: ``data`` is ``(angles, detector pixels)``.
+
+    ``angles`` are in radians; ``detector_spacing`` is the pixel pitch in image pixels;
+    ``center_offset`` shifts the rotation centre in detector pixels.
+    """
+
+    data: np.ndarray
+    angles: np.ndarray
+    detector_spacing: float = 1.0
+    center_offset: float = 0.0
+    geometry: Literal["parallel", "fanflat"] = "parallel"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        data = check_image(self.data, name="sinogram data", ndim=(2,))
+        angles = np.asarray(self.angles, dtype=np.float64)
+        if angles.ndim != 1:
+            raise InvalidInputError(f"sinogram angles: expected 1-D, got shape {angles.shape}")
+        if len(angles) != data.shape[0]:
+            raise InvalidInputError(
+                f"sinogram has {data.shape[0]} projection rows but {len(angles)} angles; "
+                "pass one angle per row of data"
+            )
+        if not np.all(np.isfinite(angles)):
+            raise InvalidInputError("sinogram angles contain non-finite values")
+        if not self.detector_spacing > 0:
+            raise InvalidInputError(
+                f"detector_spacing must be > 0, got {self.detector_spacing}"
+            )
+        object.__setattr__(self, "data", data.astype(np.float32, copy=False))
+        object.__setattr__(self, "angles", angles)
+
+    @property
+    def n_angles(self) -> int:
+        return int(self.data.shape[0])
+
+    @property
+    def n_detectors(self) -> int:
+        return int(self.data.shape[1])
+
+    def with_data(self, data: np.ndarray, angles: np.ndarray | None = None) -> Sinogram:
+        """A copy with new data (and angles), geometry kept."""
+        return Sinogram(
+            data=data,
+            angles=self.angles if angles is None else angles,
+            detector_spacing=self.detector_spacing,
+            center_offset=self.center_offset,
+            geometry=self.geometry,
+            extra=dict(self.extra),
+        )
+
+
+class Reconstructor(Component):
+    """Turns a :class:`Sinogram` into an image: ``reconstruct(sinogram) -> image``."""
+
+    kind: ClassVar[str] = "reconstructor"
+    input_names: ClassVar[tuple[str, ...]] = ("sinogram",)
+
+    @abc.abstractmethod
+    def reconstruct(self, sinogram: Sinogram) -> np.ndarray:
+        """Return the reconstructed ``(N, N)`` image, N the detector count by default."""
+
+    def run_step(
+        self,
+        inputs: Mapping[str, Any],
+        *,
+        rng: np.random.Generator,
+        mapper: SliceMapper | None = None,
+    ) -> Any:
+        sino = inputs["sinogram"]
+        if isinstance(sino, Sinogram):
+            return self.reconstruct(sino)
+        raise InvalidInputError(
+            "reconstructor input must be a sinogram (an earlier step that produces one, "
+            f"or an input with angles); got {type(sino).__name__}"
+        )
+
+
+class SuperResolver(Component):
+    """Upscales an image, optionally guided: ``upscale(low, guide=None) -> image``.
+
+    ``guide`` is the high-resolution second input (for example an absorption image).
+    """
+
+    kind: ClassVar[str] = "super_resolver"
+    input_names: ClassVar[tuple[str, ...]] = ("low", "guide")
+    optional_inputs: ClassVar[tuple[str, ...]] = ("guide",)
+
+    @abc.abstractmethod
+    def upscale(self, low: np.ndarray, guide: np.ndarray | None = None) -> np.ndarray:
+        """Return the high-resolution image."""
+
+    def run_step(
+        self,
+        inputs: Mapping[str, Any],
+        *,
+        rng: np.random.Generator,
+        mapper: SliceMapper | None = None,
+    ) -> Any:
+        return self.upscale(inputs["low"], inputs.get("guide"))
+
+
+@dataclass(frozen=True)
+class PhantomSample:
+    """A generated image with exact ground truth.
+
+    ``image`` is in absorption units (float32), ``labels`` the per-pixel phase index
+    (uint8), ``phases`` the phase names in label order; ``maps`` holds extra per-pixel
+    ground truth (for example per-phase concentration maps).
+    """
+
+    image: np.ndarray
+    labels: np.ndarray
+    phases: tuple[str, ...]
+    maps: dict[str, np.ndarray] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class PhantomParams(Params):
+    """Base of phantom parameters: how many images of which size a pipeline step makes."""
+
+    size: int = Field(128, ge=8, le=16384, description="Image side length in pixels.")
+    count: int = Field(1, ge=1, description="Number of images a pipeline step generates.")
+
+
+class Phantom(Component):
+    """Generates synthetic images with labels: ``generate(shape, rng) -> PhantomSample``.
+
+    As a pipeline step it returns ``{"image": ..., "labels": ...}``; a reference to the
+    step id alone means its ``image``.
+    """
+
+    kind: ClassVar[str] = "phantom"
+    input_names: ClassVar[tuple[str, ...]] = ()
+    Params: ClassVar[type[Params]] = PhantomParams
+
+    @abc.abstractmethod
+    def generate(
+        self, shape: tuple[int, int], rng: np.random.Generator | int | None = None
+    ) -> PhantomSample:
+        """Return one sample of ``shape``; deterministic for a seed."""
+
+    def run_step(
+        self,
+        inputs: Mapping[str, Any],
+        *,
+        rng: np.random.Generator,
+        mapper: SliceMapper | None = None,
+    ) -> Any:
+        params = self.params
+        assert isinstance(params, PhantomParams)
+        samples = [self.generate((params.size, params.size), rng) for _ in range(params.count)]
+        images = np.stack([s.image for s in samples]).astype(np.float32)
+        labels = np.stack([s.labels for s in samples]).astype(np.uint8)
+        if params.count == 1:
+            return {"image": images[0], "labels": labels[0]}
+        return {"image": images, "labels": labels}

@@ -1,0 +1,38 @@
+"""Every pluggy hook tomokit calls, each with when it is called and how results combine.
+
+A plugin is a module named by an entry point in the ``tomokit`` group; it implements
+some of these hooks with :data:`tomokit.hookimpl`. Plugin modules must stay light: they
+return specs (strings), never import heavy frameworks.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+from tomokit.specs import ComponentSpec, FormatSpec
+
+__all__ = ["hookimpl", "hookspec"]
+
+hookspec = pluggy.HookspecMarker("tomokit")
+hookimpl = pluggy.HookimplMarker("tomokit")
+
+
+@hookspec
+def tomokit_components() -> list[ComponentSpec]:  # type: ignore[empty-body]
+    """Return the components this plugin provides, as :class:`ComponentSpec` objects.
+
+    Called once per registry, the first time components are listed or resolved. Results
+    of all plugins are concatenated. Specs must not import their targets: resolution
+    is lazy. Two plugins returning the same ``(kind, name)`` is a conflict the user
+    resolves by qualifying the name (``name@plugin``) or disabling a plugin.
+    """
+
+
+@hookspec
+def tomokit_formats() -> list[FormatSpec]:  # type: ignore[empty-body]
+    """Return the data formats this plugin can read, as :class:`FormatSpec` objects.
+
+    Called once per registry, when a file is opened whose format is not yet known.
+    Results of all plugins are concatenated; a format claimed by name by two plugins is
+    a conflict resolved as for components.
+    """

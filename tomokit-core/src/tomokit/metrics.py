@@ -1,0 +1,192 @@
+"""Scalar metrics every package shares: correlation (PLCC, SROCC, KRCC), errors (MAE, MSE,
+RMSE, PSNR) and overlap (F1, IoU).
+
+Functions take array-likes, validate them (same shape, finite, non-empty) and return
+floats. ``mask`` restricts image metrics to a region (for example a reconstruction circle).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+
+from tomokit.errors import InvalidInputError
+
+__all__ = [
+    "circle_mask",
+    "f1_score",
+    "iou",
+    "krcc",
+    "logistic_fit",
+    "mae",
+    "mse",
+    "plcc",
+    "psnr",
+    "rmse",
+    "srocc",
+]
+
+
+def _pair(a: Any, b: Any, names: tuple[str, str] = ("a", "b")) -> tuple[np.ndarray, np.ndarray]:
+    x = np.asarray(a, dtype=np.float64)
+    y = np.asarray(b, dtype=np.float64)
+    if x.shape != y.shape:
+        raise InvalidInputError(f"{names[0]} shape {x.shape} and {names[1]} shape {y.shape} differ")
+    if x.size == 0:
+        raise InvalidInputError(f"{names[0]} and {names[1]} are empty")
+    for name, arr in zip(names, (x, y), strict=True):
+        bad = int(np.count_nonzero(~np.isfinite(arr)))
+        if bad:
+            raise InvalidInputError(f"{name}: {bad} non-finite value(s)")
+    return x, y
+
+
+def _masked(x: np.ndarray, y: np.ndarray, mask: Any) -> tuple[np.ndarray, np.ndarray]:
+    if mask is None:
+        return x.ravel(), y.ravel()
+    m = np.asarray(mask, dtype=bool)
+    m = np.broadcast_to(m, x.shape) if m.shape != x.shape else m
+    if not m.any():
+        raise InvalidInputError("mask selects no pixels")
+    return x[m], y[m]
+
+
+def circle_mask(shape: tuple[int, int], radius: float | None = None) -> np.ndarray:
+    """Boolean mask of the reconstruction circle (inscribed in ``shape`` by default)."""
+    h, w = shape
+    r = (min(h, w) / 2.0) if radius is None else radius
+    yy, xx = np.mgrid[:h, :w]
+    return ((yy - (h - 1) / 2.0) ** 2 + (xx - (w - 1) / 2.0) ** 2) <= r * r
+
+
+def mae(reference: Any, test: Any, *, mask: Any = None) -> float:
+    """Mean absolute error."""
+    x, y = _masked(*_pair(reference, test, ("reference", "test")), mask)
+    return float(np.mean(np.abs(x - y)))
+
+
+def mse(reference: Any, test: Any, *, mask: Any = None) -> float:
+    """Mean squared error."""
+    x, y = _masked(*_pair(reference, test, ("reference", "test")), mask)
+    return float(np.mean((x - y) ** 2))
+
+
+def rmse(reference: Any, test: Any, *, mask: Any = None) -> float:
+    """Root mean squared error."""
+    return float(np.sqrt(mse(reference, test, mask=mask)))
+
+
+def psnr(reference: Any, test: Any, *, data_range: float, mask: Any = None) -> float:
+    """Peak signal-to-noise ratio in dB, ``10 log10(data_range^2 / MSE)``; ``inf`` if equal."""
+    if not data_range > 0:
+        raise InvalidInputError(f"data_range must be > 0, got {data_range}")
+    err = mse(reference, test, mask=mask)
+    if err == 0:
+        return float("inf")
+    return float(10.0 * np.log10(data_range**2 / err))
+
+
+def _ranked_pair(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+    a, b = _pair(x, y, ("scores", "labels"))
+    a, b = a.ravel(), b.ravel()
+    if a.size < 2:
+        raise InvalidInputError("correlation needs at least 2 values")
+    return a, b
+
+
+def _nan_if_constant(a: np.ndarray, b: np.ndarray) -> bool:
+    return bool(np.ptp(a) == 0 or np.ptp(b) == 0)
+
+
+def plcc(scores: Any, labels: Any, *, fit: Literal["none", "logistic4", "logistic5"] = "none") -> float:
+    """Pearson linear correlation, optionally after the VQEG logistic mapping of scores.
+
+    With ``fit="logistic4"`` or ``"logistic5"`` the scores are first mapped onto the labels
+    by :func:`logistic_fit`, as is standard in IQA evaluation (VQEG, 2000).
+    """
+    a, b = _ranked_pair(scores, labels)
+    if fit != "none":
+        a = logistic_fit(a, b, params=4 if fit == "logistic4" else 5)(a)
+    if _nan_if_constant(a, b):
+        return float("nan")
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def srocc(scores: Any, labels: Any) -> float:
+    """Spearman rank-order correlation (ties get average ranks)."""
+    from scipy.stats import spearmanr
+
+    a, b = _ranked_pair(scores, labels)
+    if _nan_if_constant(a, b):
+        return float("nan")
+    return float(spearmanr(a, b).statistic)
+
+
+def krcc(scores: Any, labels: Any) -> float:
+    """Kendall rank correlation (tau-b)."""
+    from scipy.stats import kendalltau
+
+    a, b = _ranked_pair(scores, labels)
+    if _nan_if_constant(a, b):
+        return float("nan")
+    return float(kendalltau(a, b).statistic)
+
+
+def logistic_fit(scores: Any, labels: Any, *, params: Literal[4, 5] = 5) -> Any:
+    """Fit the VQEG logistic mapping of ``scores`` onto ``labels`` and return it as a function.
+
+    5 parameters: ``b1 (1/2 - 1/(1 + exp(b2 (x - b3)))) + b4 x + b5`` (Sheikh et al. 2006);
+    4 parameters: ``(b1 - b2) / (1 + exp(-(x - b3) / |b4|)) + b2``.
+    """
+    from scipy.optimize import curve_fit
+
+    x, y = _ranked_pair(scores, labels)
+
+    def f5(t: np.ndarray, b1: float, b2: float, b3: float, b4: float, b5: float) -> np.ndarray:
+        z = np.clip(b2 * (t - b3), -500, 500)
+        return np.asarray(b1 * (0.5 - 1.0 / (1.0 + np.exp(z))) + b4 * t + b5)
+
+    def f4(t: np.ndarray, b1: float, b2: float, b3: float, b4: float) -> np.ndarray:
+        z = np.clip(-(t - b3) / (abs(b4) + 1e-12), -500, 500)
+        return np.asarray((b1 - b2) / (1.0 + np.exp(z)) + b2)
+
+    sx = float(np.std(x)) or 1.0
+    if params == 5:
+        p0 = [float(np.ptp(y)) or 1.0, 1.0 / sx, float(np.mean(x)), 0.0, float(np.mean(y))]
+        func: Any = f5
+    else:
+        p0 = [float(np.max(y)), float(np.min(y)), float(np.mean(x)), sx]
+        func = f4
+    try:
+        popt, _ = curve_fit(func, x, y, p0=p0, maxfev=20000)
+    except (RuntimeError, ValueError):  # no convergence: fall back to the identity-like fit
+        slope, intercept = np.polyfit(x, y, 1)
+        return lambda t: slope * np.asarray(t, dtype=np.float64) + intercept
+    return lambda t: func(np.asarray(t, dtype=np.float64), *popt)
+
+
+def _binary_pair(pred: Any, truth: Any) -> tuple[np.ndarray, np.ndarray]:
+    p = np.asarray(pred)
+    t = np.asarray(truth)
+    if p.shape != t.shape:
+        raise InvalidInputError(f"prediction shape {p.shape} and truth shape {t.shape} differ")
+    if p.size == 0:
+        raise InvalidInputError("prediction and truth are empty")
+    return p, t
+
+
+def iou(pred: Any, truth: Any, *, label: int = 1) -> float:
+    """Intersection over union of the pixels labelled ``label``; 1.0 when both are empty."""
+    p, t = _binary_pair(pred, truth)
+    a, b = p == label, t == label
+    union = np.count_nonzero(a | b)
+    return 1.0 if union == 0 else float(np.count_nonzero(a & b) / union)
+
+
+def f1_score(pred: Any, truth: Any, *, label: int = 1) -> float:
+    """F1 (Dice) score of the pixels labelled ``label``; 1.0 when both are empty."""
+    p, t = _binary_pair(pred, truth)
+    a, b = p == label, t == label
+    denom = np.count_nonzero(a) + np.count_nonzero(b)
+    return 1.0 if denom == 0 else float(2 * np.count_nonzero(a & b) / denom)

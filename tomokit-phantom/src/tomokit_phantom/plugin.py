@@ -1,0 +1,10 @@
+"""Entry point of tomokit-phantom: component specs only, no heavy imports."""
+
+from __future__ import annotations
+
+from tomokit import ComponentSpec, hookimpl
+
+
+@hookimpl
+def tomokit_components() -> list[ComponentSpec]:
+    return []
