@@ -24,12 +24,13 @@ from tomokit.components import (
     Segmenter,
     Sinogram,
     SuperResolver,
+    Task,
     Trainable,
 )
 from tomokit.errors import InvalidInputError, PipelineError, PluginError, RunError, TomokitError
 from tomokit.hookspecs import hookimpl
 from tomokit.registry import get_registry
-from tomokit.specs import ComponentSpec, FormatSpec
+from tomokit.specs import CommandSpec, ComponentSpec, FormatSpec
 
 try:
     __version__ = _metadata.version("tomokit-core")
@@ -38,6 +39,7 @@ except _metadata.PackageNotFoundError:  # running from a source tree
 
 __all__ = [
     "KINDS",
+    "CommandSpec",
     "Component",
     "ComponentSpec",
     "Distortion",
@@ -58,6 +60,7 @@ __all__ = [
     "Sinogram",
     "SuperResolver",
     "TomokitError",
+    "Task",
     "Trainable",
     "__version__",
     "component_class",

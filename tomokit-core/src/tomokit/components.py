@@ -36,6 +36,7 @@ __all__ = [
     "Segmenter",
     "Sinogram",
     "SuperResolver",
+    "Task",
     "Trainable",
     "as_image_stack",
     "check_image",
@@ -43,7 +44,14 @@ __all__ = [
 ]
 
 Kind = Literal[
-    "distortion", "observer", "scorer", "segmenter", "reconstructor", "super_resolver", "phantom"
+    "distortion",
+    "observer",
+    "scorer",
+    "segmenter",
+    "reconstructor",
+    "super_resolver",
+    "phantom",
+    "task",
 ]
 KINDS: tuple[str, ...] = (
     "distortion",
@@ -53,6 +61,7 @@ KINDS: tuple[str, ...] = (
     "reconstructor",
     "super_resolver",
     "phantom",
+    "task",
 )
 
 SliceMapper = Callable[[Callable[[Any], Any], Sequence[Any]], list[Any]]
@@ -478,3 +487,28 @@ class Phantom(Component):
         if params.count == 1:
             return {"image": images[0], "labels": labels[0]}
         return {"image": images, "labels": labels}
+
+
+class Task(Component):
+    """A research-workflow step that is not an image operation: generate a labelled
+    dataset, train a model, evaluate scores against labels, sweep candidates.
+
+    ``input_names`` declares the named inputs; :meth:`run` returns a dict of named outputs
+    (arrays, numbers or strings) that later steps reference as ``step_id.key``.
+    """
+
+    kind: ClassVar[str] = "task"
+    input_names: ClassVar[tuple[str, ...]] = ()
+
+    @abc.abstractmethod
+    def run(self, inputs: Mapping[str, Any], *, rng: np.random.Generator) -> dict[str, Any]:
+        """Do the work on ``inputs`` and return named outputs."""
+
+    def run_step(
+        self,
+        inputs: Mapping[str, Any],
+        *,
+        rng: np.random.Generator,
+        mapper: SliceMapper | None = None,
+    ) -> Any:
+        return self.run(inputs, rng=rng)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pluggy
 
-from tomokit.specs import ComponentSpec, FormatSpec
+from tomokit.specs import CommandSpec, ComponentSpec, FormatSpec
 
 __all__ = ["hookimpl", "hookspec"]
 
@@ -35,4 +35,13 @@ def tomokit_formats() -> list[FormatSpec]:  # type: ignore[empty-body]
     Called once per registry, when a file is opened whose format is not yet known.
     Results of all plugins are concatenated; a format claimed by name by two plugins is
     a conflict resolved as for components.
+    """
+
+
+@hookspec
+def tomokit_commands() -> list[CommandSpec]:  # type: ignore[empty-body]
+    """Return extra ``tomokit`` sub-commands, as :class:`CommandSpec` objects.
+
+    Called when the CLI is built. Results of all plugins are concatenated; a command
+    name that clashes with a built-in or another plugin's is skipped with a warning.
     """

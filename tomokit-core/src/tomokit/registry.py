@@ -27,7 +27,7 @@ import pluggy
 from tomokit import hookspecs
 from tomokit.components import KINDS, Component
 from tomokit.errors import PluginError
-from tomokit.specs import ComponentSpec, FormatSpec
+from tomokit.specs import CommandSpec, ComponentSpec, FormatSpec
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -241,6 +241,12 @@ class Registry:
             cls = direct[1] if direct is not None and direct[0] is spec else _import_target(spec)
             self._classes[key] = cls
             return cls
+
+    # ------------------------------------------------------------------ commands
+    def commands(self) -> list[CommandSpec]:
+        """All plugin sub-command specs, sorted by name."""
+        with self._lock:
+            return sorted(self._collect("tomokit_commands"), key=lambda s: (s.name, s.plugin))
 
     # ------------------------------------------------------------------- formats
     def formats(self) -> list[FormatSpec]:

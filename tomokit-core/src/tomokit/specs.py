@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from tomokit.errors import PluginError
 
-__all__ = ["ComponentSpec", "FormatSpec"]
+__all__ = ["CommandSpec", "ComponentSpec", "FormatSpec"]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -70,3 +70,26 @@ class FormatSpec:
 
     def __post_init__(self) -> None:
         _check(self.name, self.target, "format")
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """A ``tomokit`` sub-command a plugin adds.
+
+    ``target`` is ``"module:function"``, a typer-compatible function (typed parameters,
+    ``typer.Option``/``typer.Argument`` defaults). Its module is imported when the CLI is
+    built, so it must be light: import heavy frameworks inside the function.
+    """
+
+    name: str
+    target: str
+    summary: str = ""
+    plugin: str = ""
+    distribution: str = ""
+    version: str = ""
+
+    def __post_init__(self) -> None:
+        if not re.match(r"^[a-z][a-z0-9-]*$", self.name):
+            raise PluginError(f"command name {self.name!r} is invalid: use lower-case and '-'")
+        if not _TARGET.match(self.target):
+            raise PluginError(f"command {self.name!r}: target {self.target!r} must be 'module:func'")

@@ -2,9 +2,44 @@
 
 from __future__ import annotations
 
-from tomokit import ComponentSpec, hookimpl
+from tomokit import CommandSpec, ComponentSpec, hookimpl
+
+_OBS = "tomokit_iqa.observers"
 
 
 @hookimpl
 def tomokit_components() -> list[ComponentSpec]:
-    return []
+    return [
+        ComponentSpec("distortion", "blur", "tomokit_iqa.distortions:GaussianBlur",
+                      "Gaussian blur, TIQA levels 1..5 (sigma 1.2 to 33.2)"),
+        ComponentSpec("distortion", "noise", "tomokit_iqa.distortions:GaussianNoise",
+                      "Additive zero-mean Gaussian noise, TIQA levels 1..5"),
+        ComponentSpec("distortion", "ring", "tomokit_iqa.distortions:RingArtifact",
+                      "Concentric ring artefacts around the rotation centre, TIQA levels 1..5"),
+        ComponentSpec("observer", "ssim", f"{_OBS}:SSIM",
+                      "Structural similarity, as MATLAB ssim.m (with automatic downsampling)"),
+        ComponentSpec("observer", "ms_ssim", f"{_OBS}:MSSSIM",
+                      "Multi-scale SSIM, 5 scales, standard weights"),
+        ComponentSpec("observer", "fsim", f"{_OBS}:FSIM",
+                      "Feature similarity (FSIM; FSIMc for RGB)"),
+        ComponentSpec("observer", "gmsd", f"{_OBS}:GMSD",
+                      "Gradient magnitude similarity deviation (lower is better)"),
+        ComponentSpec("observer", "mdsi", f"{_OBS}:MDSI",
+                      "Mean deviation similarity index (lower is better)"),
+        ComponentSpec("observer", "psnr", f"{_OBS}:PSNR", "Peak signal-to-noise ratio (dB)"),
+        ComponentSpec("observer", "mse", f"{_OBS}:MSE", "Mean squared error (lower is better)"),
+        ComponentSpec("task", "iqa_dataset", "tomokit_iqa.dataset:GenerateDataset",
+                      "Distort reference slices at every level and label them by observers"),
+        ComponentSpec("task", "iqa_evaluate", "tomokit_iqa.evaluation:Evaluate",
+                      "PLCC/SROCC/KRCC/RMSE of scores against labels, per distortion type"),
+    ]
+
+
+@hookimpl
+def tomokit_commands() -> list[CommandSpec]:
+    return [
+        CommandSpec("iqa-dataset", "tomokit_iqa.commands:iqa_dataset",
+                    "Generate a distorted, auto-labelled IQA dataset"),
+        CommandSpec("iqa-evaluate", "tomokit_iqa.commands:iqa_evaluate",
+                    "Evaluate scores against labels (PLCC, SROCC, KRCC, RMSE)"),
+    ]
