@@ -18,16 +18,41 @@ class PluginError(InvalidInputError):
 
 
 class PipelineError(InvalidInputError):
-    """A pipeline file that cannot be used; the message names file, line and key."""
+    """A pipeline file that cannot be used.
 
-    def __init__(self, message: str, *, file: str | None = None, line: int | None = None):
+    ``problems`` lists ``(line, message)`` pairs in file order; the text names the file
+    and line of each, one per line.
+    """
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        problems: list[tuple[int | None, str]] | None = None,
+    ) -> None:
         self.file = file
-        self.line = line
-        where = ""
-        if file is not None:
-            where = f"{file}:{line}: " if line is not None else f"{file}: "
-        super().__init__(f"{where}{message}")
-        self.bare_message = message
+        self.problems: list[tuple[int | None, str]] = (
+            list(problems) if problems else [(line, message or "invalid pipeline")]
+        )
+        lines = []
+        for ln, msg in self.problems:
+            where = ""
+            if file is not None:
+                where = f"{file}:{ln}: " if ln is not None else f"{file}: "
+            lines.append(f"{where}{msg}")
+        super().__init__("\n".join(lines))
+
+    @property
+    def line(self) -> int | None:
+        """Line of the first problem."""
+        return self.problems[0][0]
+
+    @property
+    def bare_message(self) -> str:
+        """Message of the first problem, without file and line."""
+        return self.problems[0][1]
 
 
 class RunError(TomokitError, RuntimeError):

@@ -1,0 +1,397 @@
+"""The ``tomokit`` command line (typer).
+
+Exit status: 0 on success, 2 on invalid input (bad YAML, unknown component, bad params,
+missing file), 1 on a failure while running. Errors are one clear message; ``--debug``
+shows the traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import warnings
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tomokit.errors import InvalidInputError, TomokitError
+from tomokit.registry import get_registry, reset_registry
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="tomokit",
+    help="Reconstruct, assess, segment and super-resolve X-ray tomography images.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+plugins_app = typer.Typer(help="List and inspect installed components.", no_args_is_help=True)
+app.add_typer(plugins_app, name="plugins")
+
+out = Console()
+err = Console(stderr=True)
+
+
+class _State:
+    debug = False
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    yaml = "yaml"
+
+
+def _version(value: bool) -> None:
+    if value:
+        from tomokit import __version__
+
+        typer.echo(f"tomokit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    disable_plugin: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--disable-plugin",
+            help="Skip a plugin by name (repeatable; also TOMOKIT_DISABLE_PLUGINS=a,b).",
+        ),
+    ] = None,
+) -> None:
+    _State.debug = debug
+    if disable_plugin:
+        reset_registry(disabled=disable_plugin)
+
+
+def _dump(data: Any, fmt: Format) -> None:
+    if fmt is Format.json:
+        typer.echo(json.dumps(data, indent=2, default=str))
+    else:
+        import yaml
+
+        typer.echo(yaml.safe_dump(data, sort_keys=False).rstrip())
+
+
+# ------------------------------------------------------------------------ plugins
+@plugins_app.command("list")
+def plugins_list(
+    kind: Annotated[str | None, typer.Option(help="Only components of this kind.")] = None,
+    format: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+) -> None:
+    """List every installed component, and every plugin that is broken or disabled."""
+    from tomokit.components import KINDS
+
+    if kind is not None and kind not in KINDS:
+        raise InvalidInputError(f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
+    reg = get_registry()
+    specs = reg.specs(kind)
+    counts: dict[tuple[str, str], int] = {}
+    for s in specs:
+        counts[(s.kind, s.name)] = counts.get((s.kind, s.name), 0) + 1
+    rows = [
+        {
+            "name": s.name,
+            "kind": s.kind,
+            "plugin": s.plugin,
+            "distribution": s.distribution,
+            "version": s.version,
+            "status": "conflict" if counts[(s.kind, s.name)] > 1 else "ok",
+            "summary": s.summary,
+        }
+        for s in specs
+    ]
+    for p in reg.plugins():
+        if p.status != "ok":
+            rows.append(
+                {
+                    "name": "-",
+                    "kind": "-",
+                    "plugin": p.name,
+                    "distribution": p.distribution,
+                    "version": p.version,
+                    "status": f"{p.status}: {p.reason}",
+                    "summary": "",
+                }
+            )
+    if format is not Format.table:
+        _dump(rows, format)
+        return
+    table = Table(show_lines=False)
+    for col in ("name", "kind", "plugin", "distribution", "version", "status", "summary"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        style = "red" if r["status"].startswith("broken") else None
+        table.add_row(*(str(r[c]) for c in r), style=style)
+    out.print(table)
+
+
+@plugins_app.command("show")
+def plugins_show(
+    kind: Annotated[str, typer.Argument(help="Component kind, e.g. observer.")],
+    name: Annotated[str, typer.Argument(help="Component name, e.g. ssim.")],
+    format: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+) -> None:
+    """Show a component's params with their types, defaults and docs."""
+    reg = get_registry()
+    spec = reg.get_spec(kind, name)
+    cls = reg.resolve(kind, name)
+    params = []
+    for field_name, info in cls.Params.model_fields.items():
+        params.append(
+            {
+                "name": field_name,
+                "type": _type_name(info.annotation),
+                "default": "(required)" if info.is_required() else info.get_default(
+                    call_default_factory=True
+                ),
+                "description": info.description or "",
+            }
+        )
+    info = {
+        "kind": spec.kind,
+        "name": spec.name,
+        "plugin": spec.plugin,
+        "distribution": spec.distribution,
+        "version": spec.version,
+        "target": spec.target,
+        "summary": spec.summary,
+        "inputs": list(cls.input_names),
+        "params": params,
+    }
+    if format is not Format.table:
+        _dump(info, format)
+        return
+    out.print(f"[bold]{spec.kind} {spec.name}[/bold] ({spec.distribution} {spec.version})")
+    out.print(spec.summary)
+    doc = (cls.__doc__ or "").strip()
+    if doc:
+        out.print(doc)
+    out.print(f"inputs: {', '.join(cls.input_names) or '(none)'}")
+    table = Table(title="params")
+    for col in ("name", "type", "default", "description"):
+        table.add_column(col, overflow="fold")
+    for p in params:
+        table.add_row(p["name"], p["type"], repr(p["default"]), p["description"])
+    out.print(table)
+
+
+def _type_name(annotation: Any) -> str:
+    text = getattr(annotation, "__name__", None)
+    if text and not getattr(annotation, "__args__", None):
+        return str(text)
+    return str(annotation).replace("typing.", "")
+
+
+# ---------------------------------------------------------------------- pipelines
+@app.command()
+def validate(file: Annotated[Path, typer.Argument(help="Pipeline YAML file.")]) -> None:
+    """Check a pipeline file completely without running it."""
+    from tomokit.pipeline import load_pipeline
+
+    pipeline = load_pipeline(file)
+    typer.echo(f"{file}: valid ({len(pipeline.steps)} steps)")
+
+
+@app.command()
+def schema(
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write to this file instead.")
+    ] = None,
+) -> None:
+    """Print the JSON Schema of pipeline files, with every installed component's params."""
+    from tomokit.pipeline import pipeline_schema
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        text = json.dumps(pipeline_schema(), indent=2)
+    for w in caught:
+        err.print(f"warning: {w.message}", style="yellow")
+    if output is None:
+        typer.echo(text)
+    else:
+        _atomic_write_text(output, text + "\n")
+        err.print(f"wrote {output}")
+
+
+@app.command()
+def run(
+    file: Annotated[Path, typer.Argument(help="Pipeline YAML file.")],
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="Results file (HDF5). Default: FILE's stem + .h5."),
+    ] = None,
+) -> None:
+    """Run a pipeline and write its results to one HDF5 file."""
+    from tomokit.pipeline import load_pipeline, run_pipeline
+
+    pipeline = load_pipeline(file)
+    target = output if output is not None else Path(file.stem + ".h5")
+
+    def show(record: Any) -> None:
+        err.print(
+            f"[green]done[/green] {record.id} ({record.kind} {record.name}) "
+            f"in {record.seconds:.2f} s: {record.summary}"
+        )
+
+    summary = run_pipeline(pipeline, target, on_step=show)
+    out.print(f"results written to {summary.output}")
+
+
+# ------------------------------------------------------------------ quick commands
+def _read_image(path: Path) -> np.ndarray:
+    from tomokit import io
+
+    return io.read_array(path)
+
+
+@app.command()
+def compare(
+    reference: Annotated[Path, typer.Argument(help="Reference image.")],
+    distorted: Annotated[Path, typer.Argument(help="Distorted image.")],
+    observer: Annotated[
+        str, typer.Option("--observer", help="Observer name, or 'all' for every installed one.")
+    ] = "all",
+    data_range: Annotated[
+        float | None,
+        typer.Option("--data-range", help="Value range of the images (default: from dtype)."),
+    ] = None,
+    format: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+) -> None:
+    """Compare two images with full-reference observers and print the values."""
+    from tomokit.api import load
+
+    ref = _read_image(reference)
+    dist = _read_image(distorted)
+    if data_range is None:
+        if not (np.issubdtype(ref.dtype, np.integer) and np.issubdtype(dist.dtype, np.integer)):
+            raise InvalidInputError(
+                "images are floating point: pass --data-range (for example 1.0 or 255)"
+            )
+        data_range = float(max(np.iinfo(ref.dtype).max, np.iinfo(dist.dtype).max))
+    names = (
+        [s.name for s in get_registry().specs("observer")] if observer == "all" else [observer]
+    )
+    results = []
+    for name in names:
+        obs = load("observer", name, data_range=data_range)
+        value = float(obs.compare(ref.astype(np.float64), dist.astype(np.float64)))
+        results.append(
+            {"observer": name, "value": value, "higher_is_better": type(obs).higher_is_better}
+        )
+    if format is not Format.table:
+        _dump(results if observer == "all" else results[0], format)
+        return
+    table = Table()
+    for col in ("observer", "value", "better"):
+        table.add_column(col)
+    for r in results:
+        table.add_row(r["observer"], f"{r['value']:.6g}", "higher" if r["higher_is_better"] else "lower")
+    out.print(table)
+
+
+@app.command()
+def distort(
+    image: Annotated[Path, typer.Argument(help="Image to distort.")],
+    distortion: Annotated[str, typer.Option("--distortion", help="Distortion name.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the result.")],
+    level: Annotated[int | None, typer.Option("--level", help="Level 1..5.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for random distortions.")] = 0,
+) -> None:
+    """Distort an image at a level and write it (same dtype and range as the input)."""
+    from tomokit import io
+    from tomokit.api import load
+
+    if output.exists() and output.resolve() == image.resolve():
+        raise InvalidInputError(f"output {output} is the input image; choose another path")
+    src = _read_image(image)
+    if np.issubdtype(src.dtype, np.integer):
+        top = float(np.iinfo(src.dtype).max)
+        result = load("distortion", distortion, level=level).apply(src / top, level, seed)
+        result = np.clip(np.rint(np.asarray(result) * top), 0, top).astype(src.dtype)
+    else:
+        result = load("distortion", distortion, level=level).apply(src, level, seed)
+    io.write_array(output, result)
+    err.print(f"wrote {output}")
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+# ------------------------------------------------------------------ plugin commands
+def _mount_plugin_commands() -> None:
+    builtin = {c.name for c in app.registered_commands} | {"plugins"}
+    try:
+        specs = get_registry().commands()
+    except TomokitError:
+        return
+    for spec in specs:
+        if spec.name in builtin:
+            err.print(
+                f"warning: plugin {spec.plugin!r} command {spec.name!r} clashes with another "
+                "command and is skipped",
+                style="yellow",
+            )
+            continue
+        module_name, _, attr = spec.target.partition(":")
+        try:
+            func = getattr(importlib.import_module(module_name), attr)
+        except Exception as exc:  # a broken plugin command must not break the CLI
+            err.print(
+                f"warning: command {spec.name!r} of plugin {spec.plugin!r} unavailable: {exc}",
+                style="yellow",
+            )
+            continue
+        app.command(spec.name, help=spec.summary or None)(func)
+        builtin.add(spec.name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``tomokit`` script; returns the exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    _mount_plugin_commands()
+    try:
+        app(args=args, prog_name="tomokit", standalone_mode=False)
+    except SystemExit as exc:  # typer.Exit
+        return int(exc.code or 0)
+    except (typer.Exit, typer.Abort) as exc:
+        return int(getattr(exc, "exit_code", 1) or 0)
+    except InvalidInputError as exc:
+        if debug:
+            raise
+        err.print(f"error: {exc}", style="red", markup=False, highlight=False)
+        return 2
+    except TomokitError as exc:
+        if debug:
+            raise
+        err.print(f"error: {exc}", style="red", markup=False, highlight=False)
+        return 1
+    except Exception as exc:
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):  # click usage errors
+            exc.show()
+            return int(exc.exit_code)
+        if debug:
+            raise
+        err.print(f"error: {type(exc).__name__}: {exc}", style="red", markup=False, highlight=False)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

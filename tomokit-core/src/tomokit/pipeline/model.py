@@ -1,0 +1,114 @@
+"""Pydantic models of a pipeline file (``extra="forbid"`` everywhere).
+
+These models check structure and types only; :mod:`tomokit.pipeline.load` checks
+meaning (components exist, params valid, references resolvable) with line numbers.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from tomokit.components import KINDS
+
+__all__ = ["ExecutorSpec", "InputSpec", "PipelineModel", "StepModel"]
+
+_ID = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class InputSpec(_Strict):
+    """A pipeline input read from a file."""
+
+    path: str = Field(description="File to read, relative to the pipeline file.")
+    dataset: str | None = Field(
+        None, description="Dataset path inside an HDF5 file (for example /exchange/data)."
+    )
+    normalize: bool = Field(
+        False,
+        description="Divide integer images by their dtype's maximum, giving floats in [0, 1].",
+    )
+    angles: str | None = Field(
+        None,
+        description=(
+            "Makes the input a sinogram: an HDF5 dataset path with the angles (radians) "
+            "in the same file, or 'uniform-180' / 'uniform-360' for evenly spaced angles."
+        ),
+    )
+
+
+class ExecutorSpec(_Strict):
+    """Where per-slice work runs; the choice changes speed, never results."""
+
+    kind: Literal["local", "dask"] = Field("local", description="Thread pool or Dask cluster.")
+    workers: int | None = Field(None, ge=1, description="Worker count (default: all cores).")
+    address: str | None = Field(
+        None, description="Dask scheduler address; a LocalCluster is started when empty."
+    )
+    block_slices: int | None = Field(
+        None, ge=1, description="Slices per block when streaming a volume."
+    )
+
+
+class StepModel(_Strict):
+    """One step: exactly one ``<kind>: <name>`` key, its params and its inputs."""
+
+    id: str = Field(pattern=_ID, description="Unique step id; later steps refer to it.")
+    distortion: str | None = Field(None, description="Name of a distortion component.")
+    observer: str | None = Field(None, description="Name of a full-reference observer.")
+    scorer: str | None = Field(None, description="Name of a no-reference scorer.")
+    segmenter: str | None = Field(None, description="Name of a segmenter.")
+    reconstructor: str | None = Field(None, description="Name of a reconstructor.")
+    super_resolver: str | None = Field(None, description="Name of a super-resolver.")
+    phantom: str | None = Field(None, description="Name of a phantom generator.")
+    task: str | None = Field(None, description="Name of a task (dataset, training, evaluation).")
+    params: dict[str, Any] = Field(default_factory=dict, description="The component's params.")
+    inputs: dict[str, str] | list[str] = Field(
+        default_factory=dict,
+        description=(
+            "The component's inputs by name (or in order): pipeline input names, earlier "
+            "step ids, or 'step_id.key' for steps with several outputs."
+        ),
+    )
+    seed: int | None = Field(None, ge=0, description="Seed of this step (default: derived).")
+
+    def component(self) -> tuple[str, str] | None:
+        """``(kind, name)`` when exactly one kind key is set."""
+        found = [(k, getattr(self, k)) for k in KINDS if getattr(self, k) is not None]
+        return found[0] if len(found) == 1 else None
+
+    def kinds_set(self) -> list[str]:
+        return [k for k in KINDS if getattr(self, k) is not None]
+
+
+class PipelineModel(_Strict):
+    """A tomokit pipeline file."""
+
+    version: Literal[1] = Field(1, description="Pipeline file format version.")
+    name: str | None = Field(None, description="A short name for the results.")
+    description: str | None = Field(None, description="What this pipeline is for.")
+    seed: int = Field(0, ge=0, description="Seed from which every step's seed is derived.")
+    inputs: dict[str, InputSpec | str] = Field(
+        default_factory=dict, description="Named inputs: a path, or a mapping with options."
+    )
+    steps: list[StepModel] = Field(min_length=1, description="Steps, run in order.")
+    outputs: list[str] | None = Field(
+        None, description="Step ids whose results are saved (default: every step)."
+    )
+    executor: ExecutorSpec = Field(
+        default_factory=lambda: ExecutorSpec(), description="Where per-slice work runs."
+    )
+
+    @field_validator("inputs")
+    @classmethod
+    def _input_names(cls, value: dict[str, Any]) -> dict[str, Any]:
+        import re
+
+        for name in value:
+            if not re.match(_ID, str(name)):
+                raise ValueError(f"input name {name!r} must be an identifier (letters, digits, _)")
+        return value
