@@ -13,4 +13,25 @@ def tomokit_components() -> list[ComponentSpec]:
 
 @hookimpl
 def tomokit_formats() -> list[FormatSpec]:
-    return []
+    """The built-in formats; targets are imported only when a file of theirs is opened."""
+    return [
+        FormatSpec(
+            "hdf5",
+            "tomokit.io._hdf5:HDF5Format",
+            (".h5", ".hdf5", ".hdf", ".he5", ".nxs", ".cxi"),
+            "HDF5 datasets (h5py), chunked and compressed when written",
+        ),
+        FormatSpec(
+            "tiff",
+            "tomokit.io._tiff:TiffFormat",
+            (".tif", ".tiff"),
+            "TIFF stacks: a multi-page file or a folder of one file per slice (tifffile)",
+        ),
+        FormatSpec(
+            "image",
+            "tomokit.io._image:ImageFormat",
+            (".png", ".bmp", ".gif", ".jpg", ".jpeg"),
+            "PNG, BMP, GIF and JPEG images (imageio); PNG written",
+        ),
+        FormatSpec("npy", "tomokit.io._npy:NpyFormat", (".npy",), "NumPy .npy arrays, memory-mapped"),
+    ]
