@@ -11,7 +11,7 @@ import importlib
 import json
 import sys
 import warnings
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -36,14 +36,14 @@ plugins_app = typer.Typer(help="List and inspect installed components.", no_args
 app.add_typer(plugins_app, name="plugins")
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 class _State:
     debug = False
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     json = "json"
     yaml = "yaml"

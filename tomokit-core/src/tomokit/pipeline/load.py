@@ -174,8 +174,25 @@ def _structure_problems(exc: ValidationError, located: LocatedData) -> list[tupl
         elif err["type"] == "missing":
             parent = _dotted(loc[:-1]) or "the pipeline"
             problems.append((line, f"missing required key {str(loc[-1])!r} in {parent}"))
+        elif err["type"] == "string_pattern_mismatch" and loc[-1] == "id":
+            problems.append(
+                (
+                    line,
+                    f"{where}: step id {err['input']!r} must start with a letter or '_' and "
+                    "contain only letters, digits and '_'",
+                )
+            )
+        elif err["type"] == "too_short" and loc == ("steps",):
+            problems.append((line, "steps: the pipeline needs at least one step"))
         else:
             problems.append((line, f"{where}: {err['msg']}"))
+    # a misspelt key is also reported as the missing key it should have been: keep one
+    suggested = {m.split("did you mean ")[-1].rstrip("?") for _, m in problems if "did you mean" in m}
+    problems = [
+        (ln, m)
+        for ln, m in problems
+        if not (m.startswith("missing required key") and m.split()[3] in suggested)
+    ]
     problems.sort(key=lambda p: p[0] or 0)
     return problems
 
@@ -335,6 +352,8 @@ class _Checker:
                     self.problem(locs[key], f"step {step.id!r}: unknown input {key!r}{hint}")
                     ok = False
         for key in expected:
+            if not ok:  # an unknown input name was reported; a missing one would repeat it
+                break
             if key not in mapping and key not in cls.optional_inputs:
                 where: Loc = loc if self.located.line(loc) is not None else ("steps", i)
                 self.problem(where, f"step {step.id!r}: missing input {key!r}")

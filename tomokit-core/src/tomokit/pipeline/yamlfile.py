@@ -51,6 +51,8 @@ def load_yaml(text: str, file: str) -> LocatedData:
         problem = exc.problem or str(exc)
         if exc.context:
             problem = f"{exc.context}; {problem}"
+            if exc.context_mark is not None and mark is not None and exc.context_mark.line != mark.line:
+                problem += f" (the construct started at line {exc.context_mark.line + 1})"
         raise PipelineError(f"invalid YAML: {problem}", file=file, line=line) from None
     except yaml.YAMLError as exc:
         raise PipelineError(f"invalid YAML: {exc}", file=file) from None
