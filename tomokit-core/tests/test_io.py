@@ -265,7 +265,7 @@ def test_builtin_formats_come_from_the_core_plugin_hook() -> None:
     from tomokit import plugin
 
     names = {s.name for s in plugin.tomokit_formats()}
-    assert names == {"hdf5", "tiff", "image", "npy"}
+    assert names == {"hdf5", "tiff", "image", "npy", "dxchange", "nxtomo"}
     assert names <= {s.name for s in formats()}
 
 

@@ -34,4 +34,16 @@ def tomokit_formats() -> list[FormatSpec]:
             "PNG, BMP, GIF and JPEG images (imageio); PNG written",
         ),
         FormatSpec("npy", "tomokit.io._npy:NpyFormat", (".npy",), "NumPy .npy arrays, memory-mapped"),
+        FormatSpec(
+            "dxchange",
+            "tomokit.io._tomo:DXchangeFormat",
+            (),
+            "DXchange scans (/exchange/data, data_white, data_dark, theta) as -log sinograms",
+        ),
+        FormatSpec(
+            "nxtomo",
+            "tomokit.io._tomo:NXtomoFormat",
+            (),
+            "NeXus NXtomo scans (image_key, rotation_angle) as -log sinograms",
+        ),
     ]

@@ -16,15 +16,18 @@ from tomokit.io._api import (
     write_array,
 )
 from tomokit.io._base import Block, Format, VolumeReader, VolumeWriter
+from tomokit.io._tomo import TomoScanReader, open_scan
 
 __all__ = [
     "Block",
     "Format",
+    "TomoScanReader",
     "VolumeReader",
     "VolumeWriter",
     "create_volume",
     "find_format",
     "formats",
+    "open_scan",
     "open_volume",
     "read_array",
     "write_array",

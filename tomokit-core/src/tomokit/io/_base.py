@@ -147,8 +147,8 @@ class VolumeReader(abc.ABC):
                 )
             idx %= max(n, 1)
         out = np.empty((len(idx), *self.slice_shape), dtype=self.dtype)
-        for k, i in enumerate(idx):
-            out[k] = self.read(int(i))
+        for k, i in enumerate(idx.tolist()):
+            out[k] = self.read(i)
         return out
 
     def iter_blocks(self, block_slices: int, *, start: int = 0,

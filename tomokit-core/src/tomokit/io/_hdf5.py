@@ -202,7 +202,7 @@ class HDF5Format(Format):
         return HDF5Reader(Path(path), dataset)
 
     def read(self, path: Path, *, dataset: str | None = None) -> np.ndarray:
-        with self.open(path, dataset=dataset) as reader:
+        with HDF5Reader(Path(path), dataset) as reader:
             return read_dataset(reader._ds, (), reader.path, reader.dataset)
 
     def write(self, path: Path, array: np.ndarray, *, dataset: str | None = None,
