@@ -247,7 +247,12 @@ def run(
         )
 
     summary = run_pipeline(pipeline, target, on_step=show)
-    out.print(f"results written to {summary.output}")
+    table = Table(title=f"results: {summary.output}")
+    for col in ("step", "kind", "component", "seconds", "result"):
+        table.add_column(col, overflow="fold")
+    for rec in summary.steps:
+        table.add_row(rec.id, rec.kind, rec.name, f"{rec.seconds:.2f}", rec.summary)
+    out.print(table)
 
 
 # ------------------------------------------------------------------ quick commands
@@ -287,10 +292,14 @@ def compare(
     results = []
     for name in names:
         obs = load("observer", name, data_range=data_range)
-        value = float(obs.compare(ref.astype(np.float64), dist.astype(np.float64)))
-        results.append(
-            {"observer": name, "value": value, "higher_is_better": type(obs).higher_is_better}
-        )
+        row: dict[str, Any] = {"observer": name, "higher_is_better": type(obs).higher_is_better}
+        try:
+            row["value"] = float(obs.compare(ref.astype(np.float64), dist.astype(np.float64)))
+        except InvalidInputError as exc:
+            if observer != "all":
+                raise
+            row["value"], row["error"] = None, str(exc)  # e.g. image too small for it
+        results.append(row)
     if format is not Format.table:
         _dump(results if observer == "all" else results[0], format)
         return
@@ -298,7 +307,8 @@ def compare(
     for col in ("observer", "value", "better"):
         table.add_column(col)
     for r in results:
-        table.add_row(r["observer"], f"{r['value']:.6g}", "higher" if r["higher_is_better"] else "lower")
+        value = f"{r['value']:.6g}" if r["value"] is not None else f"n/a ({r['error']})"
+        table.add_row(r["observer"], value, "higher" if r["higher_is_better"] else "lower")
     out.print(table)
 
 
@@ -334,7 +344,14 @@ def _atomic_write_text(path: Path, text: str) -> None:
 
 
 # ------------------------------------------------------------------ plugin commands
+_MOUNTED: set[str] = set()
+
+
 def _mount_plugin_commands() -> None:
+    """Add plugins' sub-commands to the app (once per process)."""
+    if _MOUNTED:
+        return
+    _MOUNTED.add("<done>")
     builtin = {c.name for c in app.registered_commands} | {"plugins"}
     try:
         specs = get_registry().commands()
