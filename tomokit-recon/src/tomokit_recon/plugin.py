@@ -4,7 +4,35 @@ from __future__ import annotations
 
 from tomokit import ComponentSpec, hookimpl
 
+_C = "tomokit_recon.classical"
+_A = "tomokit_recon.acquisition"
+_S = "tomokit_recon.sd2i"
+
 
 @hookimpl
 def tomokit_components() -> list[ComponentSpec]:
-    return []
+    return [
+        ComponentSpec("reconstructor", "fbp", f"{_C}:FBP",
+                      "Filtered back-projection (ASTRA; ram-lak, shepp-logan, cosine, hamming, hann)"),
+        ComponentSpec("reconstructor", "sirt", f"{_C}:SIRT", "SIRT (ASTRA)"),
+        ComponentSpec("reconstructor", "sart", f"{_C}:SART", "SART (ASTRA), sweeps over all angles"),
+        ComponentSpec("reconstructor", "cgls", f"{_C}:CGLS", "CGLS (ASTRA)"),
+        ComponentSpec("reconstructor", "sd2i", f"{_S}:SD2I",
+                      "Self-supervised SD2I, no upsampling (Dong et al. 2023)", extras=("tf",)),
+        ComponentSpec("reconstructor", "sd2iu", f"{_S}:SD2Iu",
+                      "Self-supervised SD2I with upsampling (Dong et al. 2023)", extras=("tf",)),
+        ComponentSpec("distortion", "forward_project", f"{_A}:ForwardProject",
+                      "Image -> parallel-beam sinogram (ASTRA forward projection)"),
+        ComponentSpec("distortion", "photon_noise", f"{_A}:PhotonNoise",
+                      "Poisson photon noise, I0 = 1e5 .. 1e3 (sinogram)"),
+        ComponentSpec("distortion", "detector_gain", f"{_A}:DetectorGain",
+                      "Per-detector gain errors -> rings (sinogram)"),
+        ComponentSpec("distortion", "dead_pixels", f"{_A}:DeadPixels",
+                      "Dead or hot detector pixels (sinogram)"),
+        ComponentSpec("distortion", "undersample", f"{_A}:Undersample",
+                      "Keep every n-th projection angle (sinogram)"),
+        ComponentSpec("distortion", "detector_blur", f"{_A}:DetectorBlur",
+                      "Gaussian detector blur along each projection (sinogram)"),
+        ComponentSpec("task", "recon_metrics", "tomokit_recon.evaluation:ReconMetrics",
+                      "MAE/MSE/SSIM/PSNR of reconstructions vs ground truth in the circle"),
+    ]
