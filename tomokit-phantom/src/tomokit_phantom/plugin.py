@@ -1,10 +1,23 @@
-"""Entry point of tomokit-phantom: component specs only, no heavy imports."""
+"""Entry point of tomokit-phantom: component and command specs only, no heavy imports."""
 
 from __future__ import annotations
 
 from tomokit import ComponentSpec, hookimpl
 
+_P = "tomokit_phantom"
+
 
 @hookimpl
 def tomokit_components() -> list[ComponentSpec]:
-    return []
+    return [
+        ComponentSpec("phantom", "electrode", f"{_P}.electrode:Electrode",
+                      "Li-ion electrode cross-section: irregular particles, carbon-binder, pores"),
+        ComponentSpec("phantom", "jelly_roll", f"{_P}.jelly_roll:JellyRoll",
+                      "Cylindrical cell (21700) cross-section: wound jelly roll in a can"),
+        ComponentSpec("phantom", "catalyst", f"{_P}.catalyst:Catalyst",
+                      "Porous catalyst body (printed lattice or packed bed) with crystalline phases"),
+        ComponentSpec("phantom", "shepp_logan", f"{_P}.classic:SheppLogan",
+                      "Modified Shepp-Logan phantom at any size, with labels"),
+        ComponentSpec("phantom", "random_shapes", f"{_P}.classic:RandomShapes",
+                      "scikit-image random shapes with per-pixel class labels"),
+    ]
