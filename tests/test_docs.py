@@ -53,7 +53,9 @@ def test_readme_has_the_two_commands():
     blocks = re.findall(r"```bash\n(.*?)```", readme, re.S)
     lines = {ln.strip() for b in blocks for ln in b.splitlines() if ln.strip()}
     test_line = next(ln for ln in lines if ln.endswith("python -m pytest"))
-    demo_line = next(ln for ln in lines if "examples/demo.yaml" in ln)
     assert test_line in {ln.strip() for ln in ci.splitlines()}
-    assert demo_line.startswith("python3 -m venv .venv && .venv/bin/pip install -r requirements-dev.txt")
+    install = "python3 -m venv .venv && .venv/bin/pip install -r requirements-dev.txt && "
+    assert test_line.startswith(install)
+    demo_line = next(ln for ln in lines if ln.startswith(install) and "examples/demo.yaml" in ln)
+    assert demo_line.endswith("tomokit run examples/demo.yaml -o results/demo.h5")
     assert os.path.exists(ROOT / "examples" / "demo.yaml")
