@@ -20,6 +20,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tomokit.components import Distortion, Observer
 from tomokit.errors import InvalidInputError, TomokitError
 from tomokit.registry import get_registry, reset_registry
 
@@ -149,15 +150,15 @@ def plugins_show(
     spec = reg.get_spec(kind, name)
     cls = reg.resolve(kind, name)
     params = []
-    for field_name, info in cls.Params.model_fields.items():
+    for field_name, field_info in cls.Params.model_fields.items():
         params.append(
             {
                 "name": field_name,
-                "type": _type_name(info.annotation),
-                "default": "(required)" if info.is_required() else info.get_default(
-                    call_default_factory=True
-                ),
-                "description": info.description or "",
+                "type": _type_name(field_info.annotation),
+                "default": "(required)"
+                if field_info.is_required()
+                else field_info.get_default(call_default_factory=True),
+                "description": field_info.description or "",
             }
         )
     info = {
@@ -292,6 +293,7 @@ def compare(
     results = []
     for name in names:
         obs = load("observer", name, data_range=data_range)
+        assert isinstance(obs, Observer)
         row: dict[str, Any] = {"observer": name, "higher_is_better": type(obs).higher_is_better}
         try:
             row["value"] = float(obs.compare(ref.astype(np.float64), dist.astype(np.float64)))
@@ -327,12 +329,14 @@ def distort(
     if output.exists() and output.resolve() == image.resolve():
         raise InvalidInputError(f"output {output} is the input image; choose another path")
     src = _read_image(image)
+    component = load("distortion", distortion, level=level)
+    assert isinstance(component, Distortion)
     if np.issubdtype(src.dtype, np.integer):
         top = float(np.iinfo(src.dtype).max)
-        result = load("distortion", distortion, level=level).apply(src / top, level, seed)
+        result = component.apply(src / top, level, seed)
         result = np.clip(np.rint(np.asarray(result) * top), 0, top).astype(src.dtype)
     else:
-        result = load("distortion", distortion, level=level).apply(src, level, seed)
+        result = component.apply(src, level, seed)
     io.write_array(output, result)
     err.print(f"wrote {output}")
 

@@ -77,6 +77,9 @@ class NoParams(Params):
     """For components without parameters."""
 
 
+_ParamsBase = Params  # the base class, named so that components' ``Params`` can shadow it
+
+
 def check_image(image: Any, *, name: str = "image", ndim: tuple[int, ...] = (2, 3)) -> np.ndarray:
     """Return ``image`` as a float array after checking shape, emptiness and finiteness.
 
@@ -140,14 +143,18 @@ class Component(abc.ABC):
     kind: ClassVar[str] = ""
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
-    Params: ClassVar[type[Params]] = NoParams
+    Params: ClassVar[type[_ParamsBase]] = NoParams
     #: Names of the inputs :meth:`run_step` accepts, in positional order.
     input_names: ClassVar[tuple[str, ...]] = ("image",)
     #: Inputs that may be omitted.
     optional_inputs: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, params: Params | Mapping[str, Any] | None = None, **kwargs: Any) -> None:
-        if isinstance(params, Params):
+    params: _ParamsBase
+
+    def __init__(
+        self, params: _ParamsBase | Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        if isinstance(params, _ParamsBase):
             if kwargs:
                 params = params.model_copy(update=kwargs)
                 params = type(params).model_validate(params.model_dump())
@@ -205,7 +212,7 @@ class Distortion(Component):
             return self.apply(data, None, rng)  # type: ignore[arg-type]
         stack, was_2d = as_image_stack(data)
         seeds = rng.integers(0, 2**63 - 1, size=len(stack))
-        slices = list(zip(stack, seeds, strict=True))
+        slices = list(zip(list(stack), seeds.tolist(), strict=True))
         out = map_slices(
             lambda pair: self.apply(pair[0], None, np.random.default_rng(int(pair[1]))),
             slices,
@@ -249,7 +256,7 @@ class Observer(Component):
                 )
         if ref.ndim == 2:
             return np.float64(self.compare(ref, dist))
-        pairs = np.stack([ref, dist], axis=1)
+        pairs = list(np.stack([ref, dist], axis=1))
         return np.asarray(
             map_slices(lambda p: float(self.compare(p[0], p[1])), pairs, mapper), dtype=np.float64
         )
@@ -464,7 +471,7 @@ class Phantom(Component):
 
     kind: ClassVar[str] = "phantom"
     input_names: ClassVar[tuple[str, ...]] = ()
-    Params: ClassVar[type[Params]] = PhantomParams
+    Params: ClassVar[type[_ParamsBase]] = PhantomParams
 
     @abc.abstractmethod
     def generate(

@@ -79,7 +79,8 @@ def check_component(cls: type[Component], **params: Any) -> None:
         assert a.shape == image.shape, f"{cls.__name__} changed the shape"
     if isinstance(component, Observer):
         value = float(np.asarray(component.compare(image, image)))
-        best = cls.value_range[1] if cls.higher_is_better else cls.value_range[0]
+        low, high = component.value_range
+        best = high if component.higher_is_better else low
         assert np.isclose(value, best, atol=1e-6) or (np.isinf(best) and np.isinf(value)), (
             f"{cls.__name__}: identical images give {value}, expected {best}"
         )
