@@ -210,3 +210,76 @@ def test_bad_params() -> None:
         )
     with pytest.raises(InvalidInputError, match="images"):
         GenerateDataset(**SMALL).run({"images": np.zeros((2, 3, 4, 5))}, rng=np.random.default_rng(0))
+
+
+# --------------------------------------------------------------------------- command
+def _cli(*args: str) -> int:
+    from tomokit.cli import main
+
+    return main(list(args))
+
+
+def test_command_folder_stack_and_hdf5(tmp_path: Path) -> None:
+    import h5py
+    import imageio.v3 as iio
+    import tifffile
+
+    folder = tmp_path / "refs"
+    folder.mkdir()
+    imgs = [(sample_image((70, 90), seed=i) * 255).astype(np.uint8) for i in range(3)]
+    iio.imwrite(folder / "s0.png", imgs[0])
+    iio.imwrite(folder / "s1.png", imgs[1])
+    tifffile.imwrite(tmp_path / "stack.tif", np.stack(imgs[:2]).astype(np.uint16) * 257)
+    with h5py.File(tmp_path / "vol.h5", "w") as f:
+        f["exchange/data"] = np.stack(imgs[1:]).astype(np.float32) / 255.0
+    (tmp_path / "human.csv").write_text("image,score\ns1.png,3\n")
+    out = tmp_path / "ds.h5"
+    rc = _cli(
+        "iqa-dataset", str(folder), str(tmp_path / "stack.tif"), "-o", str(out),
+        "--csv", str(tmp_path / "ds.csv"), "--scores", str(tmp_path / "human.csv"),
+        "--observers", "t_mse,t_corr", "--distortions", "blur,noise", "--levels", "1,5",
+        "--resize", "60", "--crop", "48", "--seed", "3",
+    )
+    assert rc == 0
+    data = read_dataset(out)
+    assert data["images"].shape == (4 * 5, 48, 48)
+    ids = list(dict.fromkeys(data["source_id"].tolist()))
+    assert ids == ["s0.png", "s1.png", "stack.tif:0", "stack.tif:1"]
+    np.testing.assert_array_equal(data["score"][data["level"] == 0], [5, 3, 5, 5])
+    assert data["attrs"]["seed"] == 3
+    # integer images (uint8 PNG, uint16 TIFF) are scaled to [0, 1] by their dtype maximum
+    for row in (0, 10):
+        assert 0.5 < data["images"][row].max() <= 1.0
+    rc = _cli(
+        "iqa-dataset", str(tmp_path / "vol.h5"), "--dataset", "exchange/data", "-o",
+        str(tmp_path / "h.h5"), "--observers", "t_mse", "--resize", "0", "--crop", "64",
+    )
+    assert rc == 0 and read_dataset(tmp_path / "h.h5")["images"].shape == (2 * 16, 64, 64)
+
+
+def test_command_bad_input(tmp_path: Path) -> None:
+    assert _cli("iqa-dataset", str(tmp_path / "none.png"), "-o", str(tmp_path / "o.h5"),
+                "--observers", "t_mse") == 2
+    assert not (tmp_path / "o.h5").exists()
+    img = tmp_path / "a.png"
+    import imageio.v3 as iio
+
+    iio.imwrite(img, (sample_image((64, 64)) * 255).astype(np.uint8))
+    assert _cli("iqa-dataset", str(img), "-o", str(tmp_path / "o.h5"), "--levels", "x") == 2
+    assert _cli("iqa-dataset", str(img), "-o", str(tmp_path / "o.h5"), "--crop", "500",
+                "--observers", "t_mse") == 2
+    assert _cli("iqa-dataset", str(img), "-o", str(img)) == 2
+    assert list(tmp_path.iterdir()) == [img]
+
+
+def test_command_module_is_light() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, tomokit_iqa.commands\n"
+        "heavy = {'tensorflow', 'keras', 'matplotlib', 'h5py', 'skimage', 'torch', 'astra', 'dask'}\n"
+        "print(sorted(heavy & set(sys.modules)))"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.strip() == "[]"

@@ -115,3 +115,39 @@ def test_bad_inputs() -> None:
         tomokit.load("task", "iqa_evaluate", fit="cubic")
     with pytest.raises(InvalidInputError, match="labels"):
         Evaluate().run({"scores": [1, 2]}, rng=np.random.default_rng(0))
+
+
+def test_command_csv_and_hdf5(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import h5py
+    from tomokit.cli import main
+
+    table = tmp_path / "t.csv"
+    rows = ["distortion,level,score,pred"]
+    rows += [f"reference,0,5,{np.inf}"]
+    rows += [f"blur,{k},{6 - k},{1.0 - 0.1 * k}" for k in range(1, 6)]
+    rows += [f"noise,{k},{6 - k},{1.0 - 0.1 * k + (0.15 if k == 2 else 0)}" for k in range(1, 6)]
+    table.write_text("\n".join(rows) + "\n")
+    js, png = tmp_path / "r.json", tmp_path / "r.png"
+    rc = main(["iqa-evaluate", str(table), "--scores", "pred", "--labels", "level",
+               "--json", str(js), "--png", str(png)])
+    assert rc == 0
+    rep = json.loads(js.read_text())
+    assert rep["overall"]["n"] == 10  # the reference row (infinite score) is left out
+    assert rep["groups"]["blur"]["srocc"] == pytest.approx(-1.0)
+    assert rep["groups"]["noise"]["srocc"] == pytest.approx(-0.9)  # one swapped pair
+    assert iio.imread(png).shape[1] == 800
+    assert "noise" in capsys.readouterr().out
+    # the same from an HDF5 file, scores taken from another file (FILE:NAME)
+    h5 = tmp_path / "d.h5"
+    with h5py.File(h5, "w") as f:
+        f["level"] = np.r_[0, np.arange(1, 6), np.arange(1, 6)]
+        f["distortion"] = np.array(["reference"] + ["blur"] * 5 + ["noise"] * 5, dtype=object)
+        f["observers/pred"] = np.r_[np.inf, 1.0 - 0.1 * np.arange(1, 6), 1.0 - 0.1 * np.arange(1, 6)]
+    rc = main(["iqa-evaluate", str(h5), "--scores", "pred", "--labels", "level",
+               "--json", str(js), "--fit", "logistic4"])
+    assert rc == 0 and json.loads(js.read_text())["groups"]["noise"]["srocc"] == pytest.approx(-1)
+    rc = main(["iqa-evaluate", str(h5), "--scores", f"{table}:pred", "--labels", "level",
+               "--groups", "", "--json", str(js)])
+    assert rc == 0 and json.loads(js.read_text())["groups"] == {}
+    assert main(["iqa-evaluate", str(table), "--scores", "nope"]) == 2
+    assert main(["iqa-evaluate", str(tmp_path / "missing.csv"), "--scores", "pred"]) == 2
