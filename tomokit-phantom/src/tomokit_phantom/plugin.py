@@ -20,4 +20,6 @@ def tomokit_components() -> list[ComponentSpec]:
                       "Modified Shepp-Logan phantom at any size, with labels"),
         ComponentSpec("phantom", "random_shapes", f"{_P}.classic:RandomShapes",
                       "scikit-image random shapes with per-pixel class labels"),
+        ComponentSpec("task", "chemical_pair", f"{_P}.chemical:ChemicalPair",
+                      "XRD-CT-like chemical cube + absorption image, low/high-resolution pair"),
     ]
