@@ -94,7 +94,14 @@ def test_task_outputs_and_nonfinite() -> None:
     assert out["n"] == 7 and out["n_blur"] == 4 and "srocc_reference" not in out
     assert out["srocc_blur"] == pytest.approx(1.0)
     assert out["srocc_noise"] == pytest.approx(-1.0)
-    assert json.loads(out["report"])["groups"]["noise"]["n"] == 3
+    assert "report" not in out and set(out) >= {"plcc", "krcc", "rmse_noise"}
+    brief = tomokit.load("task", "iqa_evaluate", metrics=["srocc"], include_report=True)
+    out = brief.run_step(
+        {"scores": [1, 2, 3, 4], "labels": [1, 2, 4, 3], "groups": ["a", "a", "b", "b"]},
+        rng=np.random.default_rng(0),
+    )
+    assert set(out) == {"srocc", "n", "srocc_a", "n_a", "srocc_b", "n_b", "report"}
+    assert json.loads(out["report"])["groups"]["b"]["srocc"] == pytest.approx(-1.0)
     strict = tomokit.load("task", "iqa_evaluate", drop_nonfinite=False)
     with pytest.raises(InvalidInputError, match="non-finite"):
         strict.run_step({"scores": [np.inf, 1, 2], "labels": [0, 1, 2]}, rng=np.random.default_rng(0))

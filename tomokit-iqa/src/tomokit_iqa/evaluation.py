@@ -205,10 +205,10 @@ class Evaluate(Task):
     """Pipeline task: PLCC/SROCC/KRCC/RMSE of ``scores`` against ``labels``.
 
     ``groups`` (optional, for example a dataset's ``distortion``) adds per-group figures.
-    Outputs ``plcc``, ``srocc``, ``krcc``, ``rmse``, ``n`` (overall), the same per group as
-    ``<metric>_<group>``, and ``report`` (the whole result as JSON text). Rows whose score or
-    label is not finite (the PSNR of an undistorted image) are left out when
-    ``drop_nonfinite`` is set.
+    Outputs the chosen ``metrics`` and ``n`` overall, the same per group of at least two
+    rows as ``<metric>_<group>`` and ``n_<group>``, and with ``include_report`` the whole
+    result as JSON text (``report``). Rows whose score or label is not finite (the PSNR of
+    an undistorted image) are left out when ``drop_nonfinite`` is set.
     """
 
     input_names: ClassVar[tuple[str, ...]] = ("scores", "labels", "groups")
@@ -219,6 +219,10 @@ class Evaluate(Task):
         drop_nonfinite: bool = Field(
             True, description="Leave out rows whose score or label is NaN or infinite."
         )
+        metrics: tuple[Literal["plcc", "srocc", "krcc", "rmse"], ...] = Field(
+            METRICS, min_length=1, description="Figures to output (all are in the report)."
+        )
+        include_report: bool = Field(False, description="Also output the report as JSON text.")
 
     def run(self, inputs: Mapping[str, Any], *, rng: np.random.Generator) -> dict[str, Any]:
         for key in ("scores", "labels"):
@@ -238,10 +242,13 @@ class Evaluate(Task):
             scores, labels = scores[keep], labels[keep]
             g = None if g is None else g[keep]
         report = evaluate(scores, labels, groups=g, fit=p.fit)
-        out: dict[str, Any] = {m: report["overall"][m] for m in METRICS}
+        out: dict[str, Any] = {m: report["overall"][m] for m in p.metrics}
         out["n"] = report["overall"]["n"]
         for name, entry in report["groups"].items():
-            for m in (*METRICS, "n"):
+            if entry["n"] < 2:
+                continue
+            for m in (*p.metrics, "n"):
                 out[f"{m}_{name}"] = entry[m]
-        out["report"] = json.dumps(_json_ready(report))
+        if p.include_report:
+            out["report"] = json.dumps(_json_ready(report))
         return out
