@@ -283,3 +283,31 @@ def test_command_module_is_light() -> None:
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert res.stdout.strip() == "[]"
+
+
+# ------------------------------------------------------------------ real observers
+def test_default_observers_on_the_paper_crop() -> None:
+    pytest.importorskip("tomokit_iqa.observers")
+    import imageio.v3 as iio
+    from tomokit_iqa.labels import DEFAULT_OBSERVERS
+
+    ref = iio.imread(
+        Path(__file__).parent / "data" / "tomoiqa-sample" / "distorted" / "195_0_0_0.bmp"
+    ) / 255.0
+    task = GenerateDataset(resize=None, crop=None, distortions=("blur", "noise"))
+    out = task.run({"images": ref, "scores": [4.0]}, rng=np.random.default_rng(0))
+    assert task.params.observers == DEFAULT_OBSERVERS  # type: ignore[attr-defined]
+    assert out["images"].shape == (11, 224, 224)
+    assert out["score"][0] == 4.0
+    for name in ("blur", "noise"):
+        sel = out["distortion"] == name
+        assert np.all(np.diff(out["score"][sel]) <= 0)  # non-increasing in level
+        assert out["score"][sel][0] > out["score"][sel][-1]
+        # the distortion measures' worst level maps to the floor score 1
+        np.testing.assert_array_equal(out["score_gmsd"][sel][-1], 1.0)
+        np.testing.assert_array_equal(out["score_mdsi"][sel][-1], 1.0)
+        # similarities are taken as they are: score = max(1, round(4 * ssim))
+        np.testing.assert_array_equal(
+            out["score_ssim"][sel], np.maximum(1, np.round(4 * np.clip(out["raw_ssim"][sel], 0, 1)))
+        )
+    assert np.all((out["score"] >= 1) & (out["score"] <= 4))

@@ -254,3 +254,10 @@ def test_bad_params_and_levels() -> None:
         GaussianBlur().apply(np.zeros((8, 8)), 0)
     with pytest.raises(InvalidInputError, match="rng"):
         GaussianNoise().apply(np.zeros((8, 8)), 1, rng="seed")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("cls", [GaussianBlur, GaussianNoise, RingArtifact])
+def test_component_contract(cls: type[tomokit.Distortion]) -> None:
+    from tomokit.testing import check_component
+
+    check_component(cls)

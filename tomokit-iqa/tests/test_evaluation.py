@@ -158,3 +158,18 @@ def test_command_csv_and_hdf5(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert rc == 0 and json.loads(js.read_text())["groups"] == {}
     assert main(["iqa-evaluate", str(table), "--scores", "nope"]) == 2
     assert main(["iqa-evaluate", str(tmp_path / "missing.csv"), "--scores", "pred"]) == 2
+
+
+def test_example_pipeline_ranks_levels(tmp_path: Path) -> None:
+    """examples/iqa_dataset.yaml: the observers rank blur and noise levels (SROCC vs level)."""
+    pytest.importorskip("tomokit_iqa.observers")
+    from tomokit.pipeline import load_pipeline, run_pipeline
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "iqa_dataset.yaml"
+    values = run_pipeline(load_pipeline(example), tmp_path / "iqa.h5").values
+    assert values["dataset"]["images"].shape == (16, 176, 176)
+    for name in ("gmsd", "mdsi"):  # lower is better: rises with the level
+        assert values[f"srocc_{name}"]["srocc_blur"] > 0.8
+    for name in ("ssim", "ms_ssim", "fsim"):  # higher is better: falls with the level
+        assert values[f"srocc_{name}"]["srocc_noise"] < -0.8
+    assert values["label_vs_level"]["srocc"] < -0.7  # generated labels fall with the level
