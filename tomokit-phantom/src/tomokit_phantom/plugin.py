@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tomokit import ComponentSpec, hookimpl
+from tomokit import CommandSpec, ComponentSpec, hookimpl
 
 _P = "tomokit_phantom"
 
@@ -22,4 +22,17 @@ def tomokit_components() -> list[ComponentSpec]:
                       "scikit-image random shapes with per-pixel class labels"),
         ComponentSpec("task", "chemical_pair", f"{_P}.chemical:ChemicalPair",
                       "XRD-CT-like chemical cube + absorption image, low/high-resolution pair"),
+        ComponentSpec("task", "phantom_dataset", f"{_P}.dataset:PhantomDataset",
+                      "Generate N phantoms (images, labels, maps), optionally write HDF5"),
+        ComponentSpec("task", "acquired_slices", f"{_P}.acquire:AcquiredSlices",
+                      "Phantom -> projection -> acquisition effects -> reconstruction, with truth",
+                      extras=("recon",)),
+    ]
+
+
+@hookimpl
+def tomokit_commands() -> list[CommandSpec]:
+    return [
+        CommandSpec("phantom", f"{_P}.commands:phantom",
+                    "Generate synthetic phantoms with ground truth into HDF5/PNG/TIFF"),
     ]
