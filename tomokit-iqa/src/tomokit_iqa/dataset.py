@@ -26,7 +26,13 @@ from pydantic import Field, field_validator
 from tomokit import InvalidInputError, Params, Task
 from tomokit.components import check_image
 
-from tomokit_iqa.labels import DEFAULT_OBSERVERS, Rule, observer_scores, rule_for
+from tomokit_iqa.labels import (
+    DEFAULT_OBSERVERS,
+    Rule,
+    compare_levels,
+    observer_scores,
+    rule_for,
+)
 
 __all__ = [
     "DATASET_FORMAT",
@@ -138,16 +144,6 @@ class ReferenceRows:
     corner: tuple[int, int]
 
 
-def _compare_levels(observer: Any, ref: np.ndarray, stack: list[np.ndarray]) -> np.ndarray:
-    """One observer value per distorted image: one batched call when the observer returns
-    one value per slice (the Observer contract), else one call per pair."""
-    batch = np.stack(stack)
-    values = np.asarray(observer.compare(np.broadcast_to(ref, batch.shape), batch), dtype=float)
-    if values.shape == (len(stack),):
-        return values
-    return np.array([float(observer.compare(ref, d)) for d in stack])
-
-
 class _Generator:
     def __init__(self, params: DatasetParams) -> None:
         import tomokit
@@ -209,7 +205,7 @@ class _Generator:
                 np.asarray(dist.apply(ref, k, int(s)), dtype=np.float64)
                 for k, s in zip(p.levels, seeds, strict=True)
             ]
-            per_obs = {n: _compare_levels(obs, ref, stack) for n, obs in self.observers}
+            per_obs = {n: compare_levels(obs, ref, stack) for n, obs in self.observers}
             projected = {
                 n: observer_scores(
                     v, rule=self.rules[n], reference_score=reference_score, rounding=p.rounding

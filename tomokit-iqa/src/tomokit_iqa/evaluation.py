@@ -24,7 +24,8 @@ from tomokit import InvalidInputError, Params, Task
 __all__ = ["Evaluate", "evaluate", "plot_evaluation", "write_report"]
 
 Fit = Literal["none", "logistic4", "logistic5"]
-METRICS = ("plcc", "srocc", "krcc", "rmse")
+Metric = Literal["plcc", "srocc", "krcc", "rmse"]
+METRICS: tuple[Metric, ...] = ("plcc", "srocc", "krcc", "rmse")
 
 
 def _vector(values: Any, name: str) -> np.ndarray:
@@ -219,7 +220,7 @@ class Evaluate(Task):
         drop_nonfinite: bool = Field(
             True, description="Leave out rows whose score or label is NaN or infinite."
         )
-        metrics: tuple[Literal["plcc", "srocc", "krcc", "rmse"], ...] = Field(
+        metrics: tuple[Metric, ...] = Field(
             METRICS, min_length=1, description="Figures to output (all are in the report)."
         )
         include_report: bool = Field(False, description="Also output the report as JSON text.")

@@ -31,6 +31,7 @@ __all__ = [
     "DEFAULT_OBSERVERS",
     "LabelResult",
     "Rule",
+    "compare_levels",
     "label_levels",
     "observer_scores",
     "project_labels",
@@ -151,6 +152,18 @@ class LabelResult:
     rules: dict[str, Rule] = field(default_factory=dict)
 
 
+def compare_levels(
+    observer: Any, ref: np.ndarray, stack: Sequence[np.ndarray] | np.ndarray
+) -> np.ndarray:
+    """One observer value per distorted image: one batched call when the observer returns
+    one value per slice (the Observer contract), else one call per pair."""
+    batch = np.stack(list(stack))
+    values = np.asarray(observer.compare(np.broadcast_to(ref, batch.shape), batch), dtype=float)
+    if values.shape == (len(stack),):
+        return values
+    return np.array([float(observer.compare(ref, d)) for d in stack])
+
+
 def _load_observers(names: Sequence[str], data_range: float) -> list[tuple[str, Any]]:
     import tomokit
 
@@ -189,7 +202,7 @@ def label_levels(
     raw: dict[str, np.ndarray] = {}
     rules: dict[str, Rule] = {}
     for name, obs in pairs:
-        raw[name] = np.array([float(obs.compare(ref, d)) for d in stack], dtype=np.float64)
+        raw[name] = compare_levels(obs, ref, stack)
         rules[name] = rule_for(
             name,
             higher_is_better=bool(obs.higher_is_better),
