@@ -208,14 +208,17 @@ class FRObserver(Observer):
         color = self._color()
         core = 3 if color else 2
         for name, a in (("reference", ref), ("distorted", dist)):
-            if a.ndim not in (core, core + 1) or (color and a.shape[-1] != 3):
+            # a grey batch of images 3 or 4 pixels wide is taken for an RGB(A) image
+            rgb_like = not color and a.ndim == 3 and a.shape[-1] in (3, 4)
+            if a.ndim not in (core, core + 1) or (color and a.shape[-1] != 3) or rgb_like:
                 want = "(H, W, 3) or (N, H, W, 3)" if color else "(H, W) or (N, H, W)"
                 hint = ""
-                if not color and a.ndim == 3 and a.shape[-1] == 3:
+                if rgb_like:
                     hint = (
-                        "; for RGB images pass color=True"
+                        "; it looks like an RGB image: pass color=True"
                         if "color" in type(self.params).model_fields
-                        else "; convert RGB images to grey (Y = 0.299 R + 0.587 G + 0.114 B)"
+                        else "; it looks like an RGB image: convert it to grey "
+                        "(Y = 0.299 R + 0.587 G + 0.114 B)"
                     )
                 raise InvalidInputError(f"{name}: expected shape {want}, got {a.shape}{hint}")
         if ref.shape != dist.shape:
