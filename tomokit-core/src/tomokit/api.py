@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal, overload
 
 from pydantic import ValidationError
 
-from tomokit.components import Component
+from tomokit.components import (
+    Component,
+    Distortion,
+    Observer,
+    Phantom,
+    Reconstructor,
+    Scorer,
+    Segmenter,
+    SuperResolver,
+    Task,
+)
 from tomokit.errors import InvalidInputError
 from tomokit.registry import get_registry
 
@@ -26,6 +36,96 @@ def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
         loc = ".".join(str(p) for p in (prefix, *err["loc"]) if p != "")
         lines.append(f"{loc or '(params)'}: {err['msg']}")
     return "; ".join(lines)
+
+
+@overload
+def load(
+    kind: Literal["distortion"],
+    name: str | type[Component],
+    params: Mapping[str, Any] | None = None,
+    /,
+    **kwargs: Any,
+) -> Distortion: ...
+
+
+@overload
+def load(
+    kind: Literal["observer"],
+    name: str | type[Component],
+    params: Mapping[str, Any] | None = None,
+    /,
+    **kwargs: Any,
+) -> Observer: ...
+
+
+@overload
+def load(
+    kind: Literal["scorer"],
+    name: str | type[Component],
+    params: Mapping[str, Any] | None = None,
+    /,
+    **kwargs: Any,
+) -> Scorer: ...
+
+
+@overload
+def load(
+    kind: Literal["segmenter"],
+    name: str | type[Component],
+    params: Mapping[str, Any] | None = None,
+    /,
+    **kwargs: Any,
+) -> Segmenter: ...
+
+
+@overload
+def load(
+    kind: Literal["reconstructor"],
+    name: str | type[Component],
+    params: Mapping[str, Any] | None = None,
+    /,
+    **kwargs: Any,
+) -> Reconstructor: ...
+
+
+@overload
+def load(
+    kind: Literal["super_resolver"],
+    name: str | type[Component],
+    params: Mapping[str, Any] | None = None,
+    /,
+    **kwargs: Any,
+) -> SuperResolver: ...
+
+
+@overload
+def load(
+    kind: Literal["phantom"],
+    name: str | type[Component],
+    params: Mapping[str, Any] | None = None,
+    /,
+    **kwargs: Any,
+) -> Phantom: ...
+
+
+@overload
+def load(
+    kind: Literal["task"],
+    name: str | type[Component],
+    params: Mapping[str, Any] | None = None,
+    /,
+    **kwargs: Any,
+) -> Task: ...
+
+
+@overload
+def load(
+    kind: str,
+    name: str | type[Component],
+    params: Mapping[str, Any] | None = None,
+    /,
+    **kwargs: Any,
+) -> Component: ...
 
 
 def load(
