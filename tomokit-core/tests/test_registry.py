@@ -164,3 +164,13 @@ def test_invalid_spec_names_are_rejected():
 def test_contract_helper_accepts_good_components():
     check_component(Shift, noise=0.1)
     check_component(MeanAbs)
+
+
+def test_register_a_local_class():
+    class Local(tomokit.Observer):
+        def compare(self, reference, distorted):
+            return 1.0
+
+    with isolated_registry(Local) as reg:
+        assert reg.resolve("observer", "local") is Local
+        assert reg.get_spec("observer", "local").target.endswith(":test_register_a_local_class__locals__Local")

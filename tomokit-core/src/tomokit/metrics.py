@@ -136,7 +136,8 @@ def krcc(scores: Any, labels: Any) -> float:
 def logistic_fit(scores: Any, labels: Any, *, params: Literal[4, 5] = 5) -> Any:
     """Fit the VQEG logistic mapping of ``scores`` onto ``labels`` and return it as a function.
 
-    5 parameters: ``b1 (1/2 - 1/(1 + exp(b2 (x - b3)))) + b4 x + b5`` (Sheikh et al. 2006);
+    With no more points than parameters, or when the fit does not converge, a straight
+    line is fitted instead (PLCC is then the plain Pearson correlation). 5 parameters: ``b1 (1/2 - 1/(1 + exp(b2 (x - b3)))) + b4 x + b5`` (Sheikh et al. 2006);
     4 parameters: ``(b1 - b2) / (1 + exp(-(x - b3) / |b4|)) + b2``.
     """
     from scipy.optimize import curve_fit
@@ -158,11 +159,16 @@ def logistic_fit(scores: Any, labels: Any, *, params: Literal[4, 5] = 5) -> Any:
     else:
         p0 = [float(np.max(y)), float(np.min(y)), float(np.mean(x)), sx]
         func = f4
-    try:
-        popt, _ = curve_fit(func, x, y, p0=p0, maxfev=20000)
-    except (RuntimeError, ValueError):  # no convergence: fall back to the identity-like fit
+    def linear() -> Any:
         slope, intercept = np.polyfit(x, y, 1)
         return lambda t: slope * np.asarray(t, dtype=np.float64) + intercept
+
+    if x.size <= len(p0):  # fewer points than parameters: the logistic is not determined
+        return linear()
+    try:
+        popt, _ = curve_fit(func, x, y, p0=p0, maxfev=20000)
+    except (RuntimeError, ValueError, TypeError):  # no convergence: fall back to a line
+        return linear()
     return lambda t: func(np.asarray(t, dtype=np.float64), *popt)
 
 

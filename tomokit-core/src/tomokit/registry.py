@@ -13,6 +13,7 @@ import difflib
 import importlib
 import inspect
 import os
+import re
 import threading
 import traceback
 from collections.abc import Iterable, Iterator
@@ -150,10 +151,14 @@ class Registry:
         with self._lock:
             if inspect.isclass(obj) and issubclass(obj, Component):
                 comp_name = name or obj.name or obj.__name__.lower()
+                # the class itself is kept, so the target is only descriptive; names of
+                # test modules or local classes are not importable paths, hence the cleanup
+                module = re.sub(r"[^\w.]", "_", obj.__module__)
+                qualname = re.sub(r"\W", "_", obj.__qualname__)
                 spec = ComponentSpec(
                     kind=obj.kind,
                     name=comp_name,
-                    target=f"{obj.__module__}:{obj.__qualname__}",
+                    target=f"{module}:{qualname}",
                     summary=obj.summary or (inspect.getdoc(obj) or "").split("\n")[0],
                     plugin=f"<class {obj.__qualname__}>",
                     distribution="(in-process)",
