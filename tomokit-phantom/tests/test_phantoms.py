@@ -120,6 +120,17 @@ def test_electrode_particles_irregular() -> None:
     assert np.median(sol) < 0.99 and np.median(ecc) > 0.3
 
 
+def test_electrode_alignment() -> None:
+    """Calendered flakes: with alignment 1 the long axes lie along the rows."""
+    from skimage.measure import regionprops
+
+    p = ElectrodeParams(radius_mean=10, aspect_ratio=3.0, irregularity=0.05, alignment=1.0)
+    s = electrode((256, 256), 0, p)
+    props = [r for r in regionprops(s.maps["particle_id"]) if r.area > 150]
+    # skimage orientation: angle between rows axis and the major axis; +-pi/2 is horizontal
+    assert np.median(np.abs(np.abs([r.orientation for r in props]) - np.pi / 2)) < 0.2
+
+
 def test_electrode_cbd_in_necks() -> None:
     """The carbon-binder sits closer to particles than the pore space does on average."""
     from scipy import ndimage

@@ -69,6 +69,11 @@ class ElectrodeParams(PhantomParams):
         1.25, ge=1.0, le=6.0,
         description="Mean long/short axis ratio (about 1.2 for NMC, 2 to 4 for graphite flakes).",
     )
+    alignment: float = Field(
+        0.0, ge=0.0, le=1.0,
+        description="How strongly long axes align with the image rows (calendered flakes): "
+        "0 random orientations, 1 all horizontal.",
+    )
     max_overlap: float = Field(
         0.12, ge=0.0, le=0.6,
         description="How far two particles may interpenetrate, as a fraction of their radius sum.",
@@ -103,11 +108,14 @@ class _Particle:
 
     __slots__ = ("a", "b", "c", "harm", "r", "reach", "s")
 
-    def __init__(self, r: float, aspect: float, irregularity: float, rng: np.random.Generator):
+    def __init__(
+        self, r: float, aspect: float, irregularity: float, alignment: float,
+        rng: np.random.Generator,
+    ):
         self.r = r
         sq = math.sqrt(aspect)
         self.a, self.b = r * sq, r / sq
-        phi = rng.uniform(0, math.pi)
+        phi = (1.0 - alignment) * rng.uniform(-math.pi / 2, math.pi / 2)
         self.c, self.s = math.cos(phi), math.sin(phi)
         ks = np.arange(2, 7)
         amps = irregularity * rng.uniform(0.2, 1.0, ks.size) / (ks - 1)
@@ -197,7 +205,7 @@ def electrode(
             part = _Particle(
                 float(r), float(p.aspect_ratio * gen.uniform(0.85, 1.15) if p.aspect_ratio > 1
                                 else 1.0),
-                p.irregularity, gen,
+                p.irregularity, p.alignment, gen,
             )
             for _ in range(60):
                 cy = gen.uniform(-0.3 * r, h + 0.3 * r)
