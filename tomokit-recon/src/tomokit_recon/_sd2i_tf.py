@@ -13,6 +13,7 @@ import logging
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -161,6 +162,8 @@ def train(
     max_seconds: float | None,
     progress: bool,
     log_every: int,
+    callback: Callable[[int, float, np.ndarray], None] | None = None,
+    callback_every: int = 100,
 ) -> TrainResult:
     """Fit a fresh generator so that the projection of its image matches ``sino``.
 
@@ -170,6 +173,8 @@ def train(
     when the loss stalls for ``lr_patience`` iterations (the paper), ``'cosine'`` warms up
     for ``warmup`` iterations then decays to ``min_lr`` by ``iterations``. Training stops
     early when the loss has not improved by ``min_delta`` for ``patience`` iterations.
+    ``callback(iteration, loss, image)`` is called every ``callback_every`` iterations (for
+    monitoring, for example the error against a known ground truth in a benchmark).
     """
     t0 = time.perf_counter()
     keras.utils.set_random_seed(int(seed))
@@ -261,6 +266,8 @@ def train(
             if log_every and (it + 1) % log_every == 0:
                 log.info("SD2I iteration %d/%d: loss %.5g, lr %.3g", it + 1, iterations, loss, lr)
             result.iterations = it + 1
+            if callback is not None and ((it + 1) % callback_every == 0 or it == 0):
+                callback(it + 1, loss, image_t.numpy())
             if patience and since_best >= patience:
                 result.stopped = f"no improvement for {patience} iterations"
                 break

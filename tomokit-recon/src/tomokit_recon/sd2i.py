@@ -12,6 +12,7 @@ TensorFlow is imported only when :meth:`reconstruct` runs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -83,7 +84,12 @@ class _SD2IBase(Reconstructor):
 
     def __init__(self, params: Any = None, **kwargs: Any) -> None:
         super().__init__(params, **kwargs)
+        #: The last run's :class:`~tomokit_recon._sd2i_tf.TrainResult` (losses, rates).
         self.history: Any = None
+        #: Optional ``callback(iteration, loss, image)`` called every ``callback_every``
+        #: iterations while training (monitoring; not part of the validated Params).
+        self.callback: Callable[[int, float, np.ndarray], None] | None = None
+        self.callback_every: int = 100
 
     def reconstruct(self, sinogram: Sinogram) -> np.ndarray:
         """Train a fresh generator on ``sinogram`` and return its (masked, non-negative)
@@ -118,6 +124,8 @@ class _SD2IBase(Reconstructor):
             max_seconds=p.max_seconds,
             progress=p.progress,
             log_every=p.log_every,
+            callback=self.callback,
+            callback_every=self.callback_every,
         )
         self.history = result
         return result.image
