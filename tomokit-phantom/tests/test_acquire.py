@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import tomokit
 from tomokit import InvalidInputError
-from tomokit_phantom import generate
-from tomokit_phantom.acquire import acquire
+from tomokit_phantom import acquire, generate
 
 pytest.importorskip("tomokit_recon")
 pytest.importorskip("astra")

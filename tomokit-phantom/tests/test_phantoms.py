@@ -6,12 +6,17 @@ import numpy as np
 import pytest
 import tomokit
 from tomokit import InvalidInputError, PhantomSample
-from tomokit_phantom import generate
+from tomokit_phantom import (
+    CatalystParams,
+    ElectrodeParams,
+    JellyRollParams,
+    catalyst,
+    electrode,
+    generate,
+    jelly_roll,
+)
 from tomokit_phantom._api import GENERATORS
-from tomokit_phantom.catalyst import CatalystParams, catalyst
 from tomokit_phantom.classic import SHAPE_PHASES, random_shapes, shepp_logan
-from tomokit_phantom.electrode import ElectrodeParams, electrode
-from tomokit_phantom.jelly_roll import JellyRollParams, jelly_roll
 from tomokit_phantom.materials import linear_attenuation, mass_attenuation
 
 RANDOM = [g for g in GENERATORS if g != "shepp_logan"]

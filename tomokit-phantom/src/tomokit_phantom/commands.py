@@ -72,7 +72,7 @@ def phantom(
     params = parse_params(param)
     acquisition = parse_params(acq_param) if acquire else None
     if acquisition is not None:
-        from tomokit_phantom.acquire import AcquisitionParams
+        from tomokit_phantom._acquire import AcquisitionParams
 
         try:
             AcquisitionParams.model_validate(acquisition)

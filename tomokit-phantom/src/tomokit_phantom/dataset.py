@@ -73,7 +73,7 @@ def iter_samples(
         sample = phantom.generate((size, size), rng)
         acquired = None
         if acquisition is not None:
-            from tomokit_phantom.acquire import acquire
+            from tomokit_phantom._acquire import acquire
 
             acquired = acquire(sample, dict(acquisition), rng=rng).image
         yield i, int(s), sample, acquired
@@ -117,7 +117,7 @@ def write_dataset(
 ) -> Path:
     """Generate ``count`` samples of phantom ``name`` into an HDF5 file at ``path``.
 
-    ``acquisition`` (the fields of :class:`~tomokit_phantom.acquire.AcquisitionParams`,
+    ``acquisition`` (the fields of :class:`~tomokit_phantom._acquire.AcquisitionParams`,
     ``{}`` for defaults) stores reconstructed slices as ``images`` and the clean ones as
     ``clean``. ``png_dir``/``tiff_dir`` also export every sample as image files.
     ``progress`` is called with the number of samples done.

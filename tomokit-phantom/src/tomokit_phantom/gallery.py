@@ -92,7 +92,7 @@ def make_gallery(
         sample = generate(name, size, seed, **params)
         clean = sample.image
         if acquired:
-            from tomokit_phantom.acquire import acquire
+            from tomokit_phantom._acquire import acquire
 
             acq = acquire(sample, {"i0": 5e3, "gain_sigma": 0.005, "blur_sigma": 0.8},
                           rng=seed).image

@@ -10,11 +10,11 @@ _P = "tomokit_phantom"
 @hookimpl
 def tomokit_components() -> list[ComponentSpec]:
     return [
-        ComponentSpec("phantom", "electrode", f"{_P}.electrode:Electrode",
+        ComponentSpec("phantom", "electrode", f"{_P}._electrode:Electrode",
                       "Li-ion electrode cross-section: irregular particles, carbon-binder, pores"),
-        ComponentSpec("phantom", "jelly_roll", f"{_P}.jelly_roll:JellyRoll",
+        ComponentSpec("phantom", "jelly_roll", f"{_P}._jelly_roll:JellyRoll",
                       "Cylindrical cell (21700) cross-section: wound jelly roll in a can"),
-        ComponentSpec("phantom", "catalyst", f"{_P}.catalyst:Catalyst",
+        ComponentSpec("phantom", "catalyst", f"{_P}._catalyst:Catalyst",
                       "Porous catalyst body (printed lattice or packed bed) with crystalline phases"),
         ComponentSpec("phantom", "shepp_logan", f"{_P}.classic:SheppLogan",
                       "Modified Shepp-Logan phantom at any size, with labels"),
@@ -24,7 +24,7 @@ def tomokit_components() -> list[ComponentSpec]:
                       "XRD-CT-like chemical cube + absorption image, low/high-resolution pair"),
         ComponentSpec("task", "phantom_dataset", f"{_P}.dataset:PhantomDataset",
                       "Generate N phantoms (images, labels, maps), optionally write HDF5"),
-        ComponentSpec("task", "acquired_slices", f"{_P}.acquire:AcquiredSlices",
+        ComponentSpec("task", "acquired_slices", f"{_P}._acquire:AcquiredSlices",
                       "Phantom -> projection -> acquisition effects -> reconstruction, with truth",
                       extras=("recon",)),
     ]

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import Field
-from tomokit import InvalidInputError, Params, PhantomSample, Sinogram, Task, load
+from tomokit import InvalidInputError, Params, PhantomSample, Reconstructor, Sinogram, Task, load
 
 from tomokit_phantom._common import as_rng
 
@@ -116,9 +116,8 @@ def acquire(
 
     n_det = int(np.ceil(w * np.sqrt(2))) + 2 if p.full_field else w
     n_det += (n_det - w) % 2  # keep the image centred on the detector
-    sino = load(
-        "distortion", "forward_project", n_angles=n_angles, n_detectors=n_det
-    ).apply(sample.image)
+    projector: Any = load("distortion", "forward_project", n_angles=n_angles, n_detectors=n_det)
+    sino: Sinogram = projector.apply(sample.image)
     clean_sino = sino
     steps: list[tuple[str, dict[str, Any]]] = []
     if p.blur_sigma > 0:
@@ -133,10 +132,13 @@ def acquire(
         steps.append(("undersample", {"step": p.undersample}))
     for name, kw in steps:
         seed = int(gen.integers(2**63 - 1))
-        sino = load("distortion", name, **kw).apply(sino, None, np.random.default_rng(seed))
+        effect: Any = load("distortion", name, **kw)
+        sino = effect.apply(sino, None, np.random.default_rng(seed))
     recon_params = {"size": w, **p.reconstructor_params}
     recon = load("reconstructor", p.reconstructor, **recon_params)
-    image = np.asarray(recon.reconstruct(sino), dtype=np.float32)  # type: ignore[attr-defined]
+    if not isinstance(recon, Reconstructor):
+        raise InvalidInputError(f"reconstructor {p.reconstructor!r} is not a reconstructor")
+    image = np.asarray(recon.reconstruct(sino), dtype=np.float32)
     info = {
         "acquisition": p.model_dump(),
         "n_angles_used": sino.n_angles,
