@@ -175,7 +175,8 @@ class FRObserver(Observer):
     """
 
     Params: ClassVar[type[Params]] = FRParams
-    #: The white level the index's constants assume; inputs are rescaled to it.
+    #: The white level the index's constants assume; inputs are rescaled to it. 0: no
+    #: rescaling or copy (``_compare_stack`` gets the input's own data range).
     scale: ClassVar[float] = 255.0
     #: Smallest image side the index can handle.
     min_size: ClassVar[int] = 1
@@ -201,8 +202,11 @@ class FRObserver(Observer):
             )
         return float(np.iinfo(ref.dtype).max)
 
-    def _prepare(self, reference: Any, distorted: Any) -> tuple[np.ndarray, np.ndarray, bool]:
-        """Validate, scale to ``self.scale`` and stack; returns ``(ref, dist, was_single)``."""
+    def _prepare(
+        self, reference: Any, distorted: Any
+    ) -> tuple[np.ndarray, np.ndarray, bool, float]:
+        """Validate, scale to ``self.scale`` and stack; returns ``(ref, dist, was_single,
+        data_range)``, the data range of the returned arrays."""
         ref = _validate_one(reference, "reference")
         dist = _validate_one(distorted, "distorted")
         color = self._color()
@@ -237,24 +241,29 @@ class FRObserver(Observer):
             )
         data_range = self._data_range(ref, dist)
         single = ref.ndim == core
-        factor = self.scale / data_range
-        work = _work_dtype(ref.dtype, dist.dtype)
-        # new arrays: the caller's arrays are never modified
-        r = np.multiply(ref, factor, dtype=work)
-        d = np.multiply(dist, factor, dtype=work)
+        if self.scale <= 0:  # the subclass works on the input as it is (read only)
+            r, d = ref, dist
+        else:
+            factor = self.scale / data_range
+            work = _work_dtype(ref.dtype, dist.dtype)
+            # new arrays: the caller's arrays are never modified
+            r = np.multiply(ref, factor, dtype=work)
+            d = np.multiply(dist, factor, dtype=work)
         if single:
             r, d = r[None], d[None]
-        return r, d, single
+        return r, d, single, (self.scale if self.scale > 0 else data_range)
 
     # -- API -------------------------------------------------------------------------
     def compare(self, reference: np.ndarray, distorted: np.ndarray) -> float | np.ndarray:
         """Quality of ``distorted`` against ``reference``: a float for 2-D images, one
         value per slice for ``(N, H, W)`` batches (``(N, H, W, 3)`` with ``color=True``)."""
-        ref, dist, single = self._prepare(reference, distorted)
-        values = np.asarray(self._compare_stack(ref, dist), dtype=np.float64)
+        ref, dist, single, data_range = self._prepare(reference, distorted)
+        values = np.asarray(self._compare_stack(ref, dist, data_range), dtype=np.float64)
         return float(values[0]) if single else values
 
-    def _compare_stack(self, ref: np.ndarray, dist: np.ndarray) -> np.ndarray:
+    def _compare_stack(self, ref: np.ndarray, dist: np.ndarray, data_range: float) -> np.ndarray:
+        """One value per slice of the stacks ``ref`` and ``dist`` (values in
+        ``[0, data_range]``)."""
         raise NotImplementedError
 
     def run_step(

@@ -19,10 +19,11 @@ class PSNR(FRObserver):
     Params: ClassVar[type[Params]] = FRParams
     higher_is_better: ClassVar[bool] = True
     value_range: ClassVar[tuple[float, float]] = (0.0, float("inf"))
-    scale: ClassVar[float] = 1.0
+    scale: ClassVar[float] = 0.0  # metrics.psnr takes the data range itself
 
-    def _compare_stack(self, ref: np.ndarray, dist: np.ndarray) -> np.ndarray:
-        return np.array([metrics.psnr(r, d, data_range=1.0) for r, d in zip(ref, dist, strict=True)])
+    def _compare_stack(self, ref: np.ndarray, dist: np.ndarray, data_range: float) -> np.ndarray:
+        pairs = zip(ref, dist, strict=True)
+        return np.array([metrics.psnr(r, d, data_range=data_range) for r, d in pairs])
 
 
 class MSE(FRObserver):
@@ -35,10 +36,10 @@ class MSE(FRObserver):
     Params: ClassVar[type[Params]] = FRParams
     higher_is_better: ClassVar[bool] = False
     value_range: ClassVar[tuple[float, float]] = (0.0, float("inf"))
-    scale: ClassVar[float] = 1.0
+    scale: ClassVar[float] = 0.0  # no rescaling: MSE is in the input's units
 
     def _data_range(self, ref: np.ndarray, dist: np.ndarray) -> float:
         return 1.0  # no rescaling: MSE is in the input's units
 
-    def _compare_stack(self, ref: np.ndarray, dist: np.ndarray) -> np.ndarray:
+    def _compare_stack(self, ref: np.ndarray, dist: np.ndarray, data_range: float) -> np.ndarray:
         return np.array([metrics.mse(r, d) for r, d in zip(ref, dist, strict=True)])

@@ -183,7 +183,7 @@ class FSIM(FRObserver):
     T4: ClassVar[float] = 200.0
     LAMBDA: ClassVar[float] = 0.03
 
-    def _compare_stack(self, ref: np.ndarray, dist: np.ndarray) -> np.ndarray:
+    def _compare_stack(self, ref: np.ndarray, dist: np.ndarray, data_range: float) -> np.ndarray:
         params = self.params
         assert isinstance(params, FSIMParams)
         n = ref.shape[0]

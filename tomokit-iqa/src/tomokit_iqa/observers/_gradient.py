@@ -53,7 +53,7 @@ class GMSD(FRObserver):
     #: Stability constant for [0, 255] images (GMSD.m ``T = 170``).
     c: ClassVar[float] = 170.0
 
-    def _compare_stack(self, ref: np.ndarray, dist: np.ndarray) -> np.ndarray:
+    def _compare_stack(self, ref: np.ndarray, dist: np.ndarray, data_range: float) -> np.ndarray:
         both = matlab_downsample(np.stack([ref, dist]), 2, padding="zeros")
         g_ref, g_dist = prewitt_magnitude(both)
         gms = similarity(g_ref, g_dist, self.c)
@@ -116,7 +116,7 @@ class MDSI(FRObserver):
     c2: ClassVar[float] = 55.0
     c3: ClassVar[float] = 550.0
 
-    def _compare_stack(self, ref: np.ndarray, dist: np.ndarray) -> np.ndarray:
+    def _compare_stack(self, ref: np.ndarray, dist: np.ndarray, data_range: float) -> np.ndarray:
         params = self.params
         assert isinstance(params, MDSIParams)
         # double precision: the 4th-root pooling amplifies rounding errors
