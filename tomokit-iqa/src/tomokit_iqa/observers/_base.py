@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -19,6 +20,7 @@ from tomokit.components import SliceMapper
 __all__ = [
     "FRObserver",
     "FRParams",
+    "Scaling",
     "matlab_downsample",
     "matlab_round",
     "rgb_to_grey",
@@ -60,7 +62,9 @@ def _index(ndim: int, axis: int, sl: slice | int) -> tuple[slice | int, ...]:
     return tuple(idx)
 
 
-def _block_mean_axis(x: np.ndarray, f: int, axis: int, symmetric: bool) -> np.ndarray:
+def _block_mean_axis(
+    x: np.ndarray, f: int, axis: int, symmetric: bool, dtype: Any = None
+) -> np.ndarray:
     """One axis of :func:`matlab_downsample`: output ``j`` averages input rows
     ``j*f - (f-1)//2 + k`` for ``k < f`` (zero or mirrored outside), summed slice by slice."""
     n = x.shape[axis]
@@ -68,7 +72,7 @@ def _block_mean_axis(x: np.ndarray, f: int, axis: int, symmetric: bool) -> np.nd
     n_out = -(-n // f)
     shape = list(x.shape)
     shape[axis] = n_out
-    acc = np.zeros(shape, dtype=x.dtype)
+    acc = np.zeros(shape, dtype=dtype or x.dtype)
     nd = x.ndim
     for k in range(f):
         j_lo = 0 if k >= p else 1
@@ -89,20 +93,26 @@ def _block_mean_axis(x: np.ndarray, f: int, axis: int, symmetric: bool) -> np.nd
 
 
 def matlab_downsample(
-    x: np.ndarray, f: int, *, padding: Literal["zeros", "symmetric"], axes: tuple[int, int] = (-2, -1)
+    x: np.ndarray,
+    f: int,
+    *,
+    padding: Literal["zeros", "symmetric"],
+    axes: tuple[int, int] = (-2, -1),
+    dtype: Any = None,
 ) -> np.ndarray:
     """Average filter of size ``f`` then every ``f``-th pixel, exactly as MATLAB does it.
 
     ``conv2(X, ones(f)/f^2, 'same')`` (``padding="zeros"``, as ``FeatureSIM.m``, ``GMSD.m``,
     ``MDSI.m``) and ``imfilter(X, ones(f)/f^2, 'symmetric', 'same')`` (``padding="symmetric"``,
     as ``ssim.m``) both average the window ``[i - (f-1)//2, i + f//2]`` around pixel ``i``;
-    ``X(1:f:end, 1:f:end)`` keeps ``i = 0, f, 2f, ...``. Only the kept pixels are computed.
+    ``X(1:f:end, 1:f:end)`` keeps ``i = 0, f, 2f, ...``. Only the kept pixels are computed,
+    in ``dtype`` (default: ``x``'s, which must then be floating).
     """
     if f <= 1:
-        return x
+        return x if dtype is None else x.astype(dtype)
     out = x
     for a in axes:
-        out = _block_mean_axis(out, f, a % x.ndim, padding == "symmetric")
+        out = _block_mean_axis(out, f, a % x.ndim, padding == "symmetric", dtype)
     return out
 
 
@@ -166,17 +176,54 @@ def _work_dtype(*dtypes: np.dtype) -> type[np.floating]:
     return np.float32 if all(d in _SINGLE_OK for d in dtypes) else np.float64
 
 
+@dataclass(frozen=True)
+class Scaling:
+    r"""How one call's raw input maps to the index's working values.
+
+    The raw stacks stay untouched (and unconverted) until an observer reduces them: it
+    either :meth:`convert`\ s them or :meth:`downsample`\ s them first, so the
+    full-resolution float copy is skipped when the index works on a smaller image.
+    """
+
+    #: Multiply the raw values by this to get ``[0, scale]``.
+    factor: float
+    #: Working precision: float32 for 8/16-bit and float16/32 input, else float64.
+    dtype: type[np.floating]
+    #: ``data_range`` of the raw input.
+    data_range: float
+
+    def convert(self, a: np.ndarray) -> np.ndarray:
+        """A new array ``a * factor`` in the working precision."""
+        return np.multiply(a, self.factor, dtype=self.dtype)
+
+    def downsample(
+        self,
+        a: np.ndarray,
+        f: int,
+        *,
+        padding: Literal["zeros", "symmetric"],
+        axes: tuple[int, int] = (-2, -1),
+    ) -> np.ndarray:
+        """:func:`matlab_downsample` of the raw ``a``, then scaled (a new array)."""
+        if f <= 1:
+            return self.convert(a)
+        out = matlab_downsample(a, f, padding=padding, axes=axes, dtype=self.dtype)
+        if self.factor != 1.0:
+            out *= self.factor
+        return out
+
+
 class FRObserver(Observer):
     """Base of tomokit's full-reference observers.
 
-    Subclasses implement :meth:`_compare_stack` on float32 (8/16-bit or float32 input) or
-    float64 stacks already scaled so that ``data_range`` maps to ``scale`` (255 for indices whose constants are defined on
-    8-bit images, 1 otherwise).
+    Subclasses implement :meth:`_compare_stack`, which receives the validated raw stacks
+    ``(N, H, W)`` (``(N, H, W, 3)`` with ``color=True``) and a :class:`Scaling` that
+    converts them to the working precision with ``data_range`` mapped to ``scale`` (255
+    for indices whose constants are defined on 8-bit images).
     """
 
     Params: ClassVar[type[Params]] = FRParams
-    #: The white level the index's constants assume; inputs are rescaled to it. 0: no
-    #: rescaling or copy (``_compare_stack`` gets the input's own data range).
+    #: The white level the index's constants assume; :class:`Scaling` maps to it.
     scale: ClassVar[float] = 255.0
     #: Smallest image side the index can handle.
     min_size: ClassVar[int] = 1
@@ -204,9 +251,8 @@ class FRObserver(Observer):
 
     def _prepare(
         self, reference: Any, distorted: Any
-    ) -> tuple[np.ndarray, np.ndarray, bool, float]:
-        """Validate, scale to ``self.scale`` and stack; returns ``(ref, dist, was_single,
-        data_range)``, the data range of the returned arrays."""
+    ) -> tuple[np.ndarray, np.ndarray, bool, Scaling]:
+        """Validate and stack (no copy); returns ``(ref, dist, was_single, scaling)``."""
         ref = _validate_one(reference, "reference")
         dist = _validate_one(distorted, "distorted")
         color = self._color()
@@ -240,30 +286,26 @@ class FRObserver(Observer):
                 f"{self.min_size}x{self.min_size} pixels, got {h}x{w}"
             )
         data_range = self._data_range(ref, dist)
+        scaling = Scaling(
+            factor=self.scale / data_range,
+            dtype=_work_dtype(ref.dtype, dist.dtype),
+            data_range=data_range,
+        )
         single = ref.ndim == core
-        if self.scale <= 0:  # the subclass works on the input as it is (read only)
-            r, d = ref, dist
-        else:
-            factor = self.scale / data_range
-            work = _work_dtype(ref.dtype, dist.dtype)
-            # new arrays: the caller's arrays are never modified
-            r = np.multiply(ref, factor, dtype=work)
-            d = np.multiply(dist, factor, dtype=work)
         if single:
-            r, d = r[None], d[None]
-        return r, d, single, (self.scale if self.scale > 0 else data_range)
+            ref, dist = ref[None], dist[None]
+        return ref, dist, single, scaling
 
     # -- API -------------------------------------------------------------------------
     def compare(self, reference: np.ndarray, distorted: np.ndarray) -> float | np.ndarray:
         """Quality of ``distorted`` against ``reference``: a float for 2-D images, one
         value per slice for ``(N, H, W)`` batches (``(N, H, W, 3)`` with ``color=True``)."""
-        ref, dist, single, data_range = self._prepare(reference, distorted)
-        values = np.asarray(self._compare_stack(ref, dist, data_range), dtype=np.float64)
+        ref, dist, single, scaling = self._prepare(reference, distorted)
+        values = np.asarray(self._compare_stack(ref, dist, scaling), dtype=np.float64)
         return float(values[0]) if single else values
 
-    def _compare_stack(self, ref: np.ndarray, dist: np.ndarray, data_range: float) -> np.ndarray:
-        """One value per slice of the stacks ``ref`` and ``dist`` (values in
-        ``[0, data_range]``)."""
+    def _compare_stack(self, ref: np.ndarray, dist: np.ndarray, scaling: Scaling) -> np.ndarray:
+        """One value per slice of the raw stacks ``ref`` and ``dist`` (read only)."""
         raise NotImplementedError
 
     def run_step(

@@ -7,7 +7,7 @@ from typing import ClassVar
 import numpy as np
 from tomokit import Params, metrics
 
-from tomokit_iqa.observers._base import FRObserver, FRParams
+from tomokit_iqa.observers._base import FRObserver, FRParams, Scaling
 
 __all__ = ["MSE", "PSNR"]
 
@@ -19,11 +19,11 @@ class PSNR(FRObserver):
     Params: ClassVar[type[Params]] = FRParams
     higher_is_better: ClassVar[bool] = True
     value_range: ClassVar[tuple[float, float]] = (0.0, float("inf"))
-    scale: ClassVar[float] = 0.0  # metrics.psnr takes the data range itself
+    scale: ClassVar[float] = 1.0  # unused: metrics.psnr takes the raw input and data range
 
-    def _compare_stack(self, ref: np.ndarray, dist: np.ndarray, data_range: float) -> np.ndarray:
+    def _compare_stack(self, ref: np.ndarray, dist: np.ndarray, scaling: Scaling) -> np.ndarray:
         pairs = zip(ref, dist, strict=True)
-        return np.array([metrics.psnr(r, d, data_range=data_range) for r, d in pairs])
+        return np.array([metrics.psnr(r, d, data_range=scaling.data_range) for r, d in pairs])
 
 
 class MSE(FRObserver):
@@ -36,10 +36,10 @@ class MSE(FRObserver):
     Params: ClassVar[type[Params]] = FRParams
     higher_is_better: ClassVar[bool] = False
     value_range: ClassVar[tuple[float, float]] = (0.0, float("inf"))
-    scale: ClassVar[float] = 0.0  # no rescaling: MSE is in the input's units
+    scale: ClassVar[float] = 1.0  # unused: MSE is in the input's units
 
     def _data_range(self, ref: np.ndarray, dist: np.ndarray) -> float:
         return 1.0  # no rescaling: MSE is in the input's units
 
-    def _compare_stack(self, ref: np.ndarray, dist: np.ndarray, data_range: float) -> np.ndarray:
+    def _compare_stack(self, ref: np.ndarray, dist: np.ndarray, scaling: Scaling) -> np.ndarray:
         return np.array([metrics.mse(r, d) for r, d in zip(ref, dist, strict=True)])

@@ -21,9 +21,9 @@ from tomokit import Params
 from tomokit_iqa.observers._base import (
     FRObserver,
     FRParams,
+    Scaling,
     auto_downsample_factor,
     gradient_magnitude,
-    matlab_downsample,
     rgb_to_grey,
     similarity,
 )
@@ -183,25 +183,24 @@ class FSIM(FRObserver):
     T4: ClassVar[float] = 200.0
     LAMBDA: ClassVar[float] = 0.03
 
-    def _compare_stack(self, ref: np.ndarray, dist: np.ndarray, data_range: float) -> np.ndarray:
+    def _compare_stack(self, ref: np.ndarray, dist: np.ndarray, scaling: Scaling) -> np.ndarray:
         params = self.params
         assert isinstance(params, FSIMParams)
         n = ref.shape[0]
-        pair = np.stack([ref, dist])
         chroma = None
         if params.color:
-            f = auto_downsample_factor(pair.shape[:-1])
+            # down-sampling is linear, so it commutes with the RGB -> YIQ conversion that
+            # FeatureSIM.m does first (to rounding): the raw RGB is reduced first
+            f = auto_downsample_factor(ref.shape[:-1])
+            pair = np.stack(
+                [scaling.downsample(a, f, padding="zeros", axes=(-3, -2)) for a in (ref, dist)]
+            )
             r, g, b = pair[..., 0], pair[..., 1], pair[..., 2]
             lum = rgb_to_grey(pair)
-            chan_i = 0.596 * r - 0.274 * g - 0.322 * b
-            chan_q = 0.211 * r - 0.523 * g + 0.312 * b
-            lum, chan_i, chan_q = (
-                matlab_downsample(c, f, padding="zeros") for c in (lum, chan_i, chan_q)
-            )
-            chroma = (chan_i, chan_q)
+            chroma = (0.596 * r - 0.274 * g - 0.322 * b, 0.211 * r - 0.523 * g + 0.312 * b)
         else:
-            f = auto_downsample_factor(pair.shape)
-            lum = matlab_downsample(pair, f, padding="zeros")
+            f = auto_downsample_factor(ref.shape)
+            lum = np.stack([scaling.downsample(a, f, padding="zeros") for a in (ref, dist)])
         h, w = lum.shape[-2:]
         pc = phase_congruency(lum.reshape(2 * n, h, w)).reshape(2, n, h, w)
         gm = gradient_magnitude(lum, _SCHARR)

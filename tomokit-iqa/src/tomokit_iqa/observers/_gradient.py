@@ -7,6 +7,7 @@ average down-sampling and the Prewitt gradients, constants defined for [0, 255] 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import ClassVar, Literal
 
 import numpy as np
@@ -16,9 +17,9 @@ from tomokit import Params
 from tomokit_iqa.observers._base import (
     FRObserver,
     FRParams,
+    Scaling,
     auto_downsample_factor,
     gradient_magnitude,
-    matlab_downsample,
     similarity,
 )
 
@@ -53,8 +54,8 @@ class GMSD(FRObserver):
     #: Stability constant for [0, 255] images (GMSD.m ``T = 170``).
     c: ClassVar[float] = 170.0
 
-    def _compare_stack(self, ref: np.ndarray, dist: np.ndarray, data_range: float) -> np.ndarray:
-        both = matlab_downsample(np.stack([ref, dist]), 2, padding="zeros")
+    def _compare_stack(self, ref: np.ndarray, dist: np.ndarray, scaling: Scaling) -> np.ndarray:
+        both = np.stack([scaling.downsample(a, 2, padding="zeros") for a in (ref, dist)])
         g_ref, g_dist = prewitt_magnitude(both)
         gms = similarity(g_ref, g_dist, self.c)
         return gms.reshape(len(gms), -1).std(axis=1, ddof=1, dtype=np.float64)
@@ -116,19 +117,21 @@ class MDSI(FRObserver):
     c2: ClassVar[float] = 55.0
     c3: ClassVar[float] = 550.0
 
-    def _compare_stack(self, ref: np.ndarray, dist: np.ndarray, data_range: float) -> np.ndarray:
+    def _compare_stack(self, ref: np.ndarray, dist: np.ndarray, scaling: Scaling) -> np.ndarray:
         params = self.params
         assert isinstance(params, MDSIParams)
         # double precision: the 4th-root pooling amplifies rounding errors
-        pair = np.stack([ref, dist]).astype(np.float64, copy=False)  # (2, N, H, W[, 3])
+        scaling = replace(scaling, dtype=np.float64)
         if params.color:
-            f = auto_downsample_factor(pair.shape[:-1])
-            pair = matlab_downsample(pair, f, padding="zeros", axes=(-3, -2))
+            f = auto_downsample_factor(ref.shape[:-1])
+            pair = np.stack(
+                [scaling.downsample(a, f, padding="zeros", axes=(-3, -2)) for a in (ref, dist)]
+            )  # (2, N, h, w, 3)
             lhm = np.moveaxis(pair @ _RGB_TO_LHM.T, -1, 0)  # (3, 2, N, h, w)
             lum, hue, mag = lhm
         else:
-            f = auto_downsample_factor(pair.shape)
-            lum = matlab_downsample(pair, f, padding="zeros")
+            f = auto_downsample_factor(ref.shape)
+            lum = np.stack([scaling.downsample(a, f, padding="zeros") for a in (ref, dist)])
             w = _RGB_TO_LHM.sum(axis=1)
             lum, hue, mag = w[0] * lum, w[1] * lum, w[2] * lum
         fused = 0.5 * (lum[0] + lum[1])

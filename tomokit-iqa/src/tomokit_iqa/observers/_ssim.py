@@ -18,6 +18,7 @@ from tomokit import Params
 from tomokit_iqa.observers._base import (
     FRObserver,
     FRParams,
+    Scaling,
     auto_downsample_factor,
     matlab_downsample,
 )
@@ -128,24 +129,23 @@ class SSIM(FRObserver):
     scale: ClassVar[float] = 255.0
     min_size: ClassVar[int] = _WINDOW
 
-    def _compare_stack(self, ref: np.ndarray, dist: np.ndarray, data_range: float) -> np.ndarray:
+    def _compare_stack(self, ref: np.ndarray, dist: np.ndarray, scaling: Scaling) -> np.ndarray:
         params = self.params
         assert isinstance(params, SSIMParams)
         if params.color:  # channels become slices; averaged at the end
             n = ref.shape[0]
             ref = np.moveaxis(ref, -1, 1).reshape(-1, *ref.shape[1:3])
             dist = np.moveaxis(dist, -1, 1).reshape(-1, *dist.shape[1:3])
-            return self._grey(ref, dist, params).reshape(n, 3).mean(axis=1)
-        return self._grey(ref, dist, params)
+            return self._grey(ref, dist, scaling, params).reshape(n, 3).mean(axis=1)
+        return self._grey(ref, dist, scaling, params)
 
-    def _grey(self, ref: np.ndarray, dist: np.ndarray, params: SSIMParams) -> np.ndarray:
-        if params.downsample:
-            f = auto_downsample_factor(ref.shape)
-            ref = matlab_downsample(ref, f, padding="symmetric")
-            dist = matlab_downsample(dist, f, padding="symmetric")
-        if min(ref.shape[-2:]) < _WINDOW:  # pragma: no cover - f keeps >= 128 px
-            raise ValueError("image too small after down-sampling")
-        return ssim_maps(ref, dist, self.scale)[0]
+    def _grey(
+        self, ref: np.ndarray, dist: np.ndarray, scaling: Scaling, params: SSIMParams
+    ) -> np.ndarray:
+        f = auto_downsample_factor(ref.shape) if params.downsample else 1
+        x = scaling.downsample(ref, f, padding="symmetric")
+        y = scaling.downsample(dist, f, padding="symmetric")
+        return ssim_maps(x, y, self.scale)[0]
 
 
 class MSSSIM(FRObserver):
@@ -170,14 +170,15 @@ class MSSSIM(FRObserver):
     scale: ClassVar[float] = 255.0
     min_size: ClassVar[int] = 161
 
-    def _compare_stack(self, ref: np.ndarray, dist: np.ndarray, data_range: float) -> np.ndarray:
+    def _compare_stack(self, ref: np.ndarray, dist: np.ndarray, scaling: Scaling) -> np.ndarray:
         weights = np.asarray(MS_SSIM_WEIGHTS)
+        x, y = scaling.convert(ref), scaling.convert(dist)
         terms = []
         for level in range(len(weights)):
             if level:
-                ref = matlab_downsample(ref, 2, padding="symmetric")
-                dist = matlab_downsample(dist, 2, padding="symmetric")
-            ssim, cs = ssim_maps(ref, dist, self.scale)
+                x = matlab_downsample(x, 2, padding="symmetric")
+                y = matlab_downsample(y, 2, padding="symmetric")
+            ssim, cs = ssim_maps(x, y, self.scale)
             terms.append(ssim if level == len(weights) - 1 else cs)
         values = np.maximum(np.stack(terms), 0.0)
         return np.prod(values ** weights[:, None], axis=0)
