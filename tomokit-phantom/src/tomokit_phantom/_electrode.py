@@ -74,6 +74,20 @@ class ElectrodeParams(PhantomParams):
         description="How strongly long axes align with the image rows (calendered flakes): "
         "0 random orientations, 1 all horizontal.",
     )
+    roughness: float = Field(
+        0.6, ge=0.0, le=3.0,
+        description="Depth of the surface dents left by primary grains, in primary-grain "
+        "sizes (0: smooth outlines).",
+    )
+    internal_porosity: float = Field(
+        0.03, ge=0.0, le=0.5,
+        description="Fraction of the particle area that is pore inside secondary particles.",
+    )
+    primary_size: float | None = Field(
+        None, gt=0,
+        description="Primary grain size in px (scale of roughness and internal pores); "
+        "default radius_mean/6, at least 1.",
+    )
     max_overlap: float = Field(
         0.12, ge=0.0, le=0.6,
         description="How far two particles may interpenetrate, as a fraction of their radius sum.",
@@ -125,8 +139,13 @@ class _Particle:
                      for k, a, p in zip(ks, amps, phases, strict=True)]
         self.reach = self.a * (1.0 + float(amps.sum())) + 1.0
 
-    def paint(self, owner: np.ndarray, cy: float, cx: float, ident: int) -> int:
-        """Write ``ident`` into the free pixels of ``owner`` it covers; return how many."""
+    def paint(
+        self, owner: np.ndarray, cy: float, cx: float, ident: int, dent: np.ndarray | None
+    ) -> int:
+        """Write ``ident`` into the free pixels of ``owner`` it covers; return how many.
+
+        ``dent`` (px, >= 0) pushes the outline inwards pixel by pixel: surface roughness.
+        """
         h, w = owner.shape
         y0, y1 = max(0, int(cy - self.reach)), min(h, int(cy + self.reach) + 2)
         x0, x1 = max(0, int(cx - self.reach)), min(w, int(cx + self.reach) + 2)
@@ -147,6 +166,8 @@ class _Particle:
                 zk = zk * z
                 k_prev += 1
             bound += (coef * zk).real.astype(np.float32)
+        if dent is not None:
+            bound = bound - dent[y0:y1, x0:x1] / np.float32(self.r)
         inside = rho <= bound
         region = owner[y0:y1, x0:x1]
         write = inside & (region == 0)
@@ -172,6 +193,14 @@ def electrode(
     n_pix = h * w
     r_mean = p.radius_mean if p.radius_mean is not None else max(2.5, min(h, w) / 32)
     target_active = round((1.0 - p.porosity - p.cbd_fraction) * n_pix)
+    # paint more so that the internal pores leave the target active area
+    target_paint = round(target_active / (1.0 - p.internal_porosity))
+    primary = p.primary_size if p.primary_size is not None else max(1.0, r_mean / 6)
+    dent = None
+    if p.roughness > 0:
+        dent = np.maximum(smooth_noise((h, w), primary / 2, gen), 0) * np.float32(
+            p.roughness * primary
+        )
     r_max = max(1.0, min(h, w) / 3)
 
     owner = np.zeros((h, w), dtype=np.int32)
@@ -182,11 +211,11 @@ def electrode(
     overlap = p.max_overlap
     relaxations = 0
     mean_area = math.pi * r_mean**2 * (1 + p.radius_cv**2)
-    while painted < target_active:
+    while painted < target_paint:
         # a pool whose expected area covers the deficit, placed largest first
         # a pool whose area just covers the deficit, placed largest first; stopping
         # early would cut the small tail of the size distribution, so pools stay small
-        deficit = target_active - painted
+        deficit = target_paint - painted
         chunks: list[np.ndarray] = []
         area = 0.0
         while area < deficit:
@@ -216,7 +245,7 @@ def electrode(
                     if np.any(d2 < lim * lim):
                         continue
                 ident += 1
-                n = part.paint(owner, cy, cx, ident)
+                n = part.paint(owner, cy, cx, ident, dent)
                 if n == 0:
                     ident -= 1
                     continue
@@ -225,9 +254,9 @@ def electrode(
                 radii_placed.append(float(r))
                 placed_in_pool += 1
                 break
-            if painted >= target_active:
+            if painted >= target_paint:
                 break
-        if painted < target_active and placed_in_pool < max(1, n_pool // 10):
+        if painted < target_paint and placed_in_pool < max(1, n_pool // 10):
             # jammed: let particles interpenetrate a little more (as calendering does)
             overlap = min(0.9, overlap + 0.08)
             relaxations += 1
@@ -237,6 +266,13 @@ def electrode(
                     "radius_mean or raise porosity"
                 )
 
+    internal = np.zeros((h, w), dtype=bool)
+    if p.internal_porosity > 0:
+        # pores between primary grains, away from the particle surface
+        interior = ndimage.binary_erosion(owner > 0)
+        n_int = round(p.internal_porosity * painted)
+        internal = top_k_mask(smooth_noise((h, w), max(0.7, primary / 2), gen), interior, n_int)
+        owner[internal] = 0
     active = owner > 0
     labels = active.astype(np.uint8)
     n_cbd = round((1.0 - p.porosity) * n_pix) - int(np.count_nonzero(active))
@@ -247,7 +283,7 @@ def electrode(
         density = ndimage.uniform_filter(density, size=size, mode="nearest")
         texture = smooth_noise((h, w), max(0.8, r_mean / 6), gen)
         score = density + 0.12 * texture
-        labels[top_k_mask(score, ~active, n_cbd)] = 2
+        labels[top_k_mask(score, ~active & ~internal, n_cbd)] = 2
     info: dict[str, Any] = {
         "generator": "electrode",
         "n_particles": len(radii_placed),
