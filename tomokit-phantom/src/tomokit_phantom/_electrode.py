@@ -86,7 +86,7 @@ class ElectrodeParams(PhantomParams):
     primary_size: float | None = Field(
         None, gt=0,
         description="Primary grain size in px (scale of roughness and internal pores); "
-        "default radius_mean/6, at least 1.",
+        "default radius_mean/5, at least 1.5.",
     )
     max_overlap: float = Field(
         0.12, ge=0.0, le=0.6,
@@ -195,7 +195,7 @@ def electrode(
     target_active = round((1.0 - p.porosity - p.cbd_fraction) * n_pix)
     # paint more so that the internal pores leave the target active area
     target_paint = round(target_active / (1.0 - p.internal_porosity))
-    primary = p.primary_size if p.primary_size is not None else max(1.0, r_mean / 6)
+    primary = p.primary_size if p.primary_size is not None else max(1.5, r_mean / 5)
     dent = None
     if p.roughness > 0:
         dent = np.maximum(smooth_noise((h, w), primary / 2, gen), 0) * np.float32(
@@ -271,7 +271,7 @@ def electrode(
         # pores between primary grains, away from the particle surface
         interior = ndimage.binary_erosion(owner > 0)
         n_int = round(p.internal_porosity * painted)
-        internal = top_k_mask(smooth_noise((h, w), max(0.7, primary / 2), gen), interior, n_int)
+        internal = top_k_mask(smooth_noise((h, w), max(1.0, 0.6 * primary), gen), interior, n_int)
         owner[internal] = 0
     active = owner > 0
     labels = active.astype(np.uint8)

@@ -20,6 +20,7 @@ GALLERY: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("electrode_nmc", "electrode", {}),
     ("electrode_graphite", "electrode",
      {"aspect_ratio": 3.0, "irregularity": 0.1, "alignment": 0.7, "porosity": 0.3,
+      "roughness": 0.3, "internal_porosity": 0.0,
       "cbd_fraction": 0.08, "attenuation": (0.0, 0.579, 0.34)}),
     ("jelly_roll", "jelly_roll", {"turns": 12}),
     ("catalyst_lattice", "catalyst", {"structure": "lattice"}),
