@@ -47,16 +47,24 @@ SHEPP_LOGAN_ELLIPSES: tuple[tuple[float, float, float, float, float, float], ...
 
 
 def _sl_sum(h: int, w: int) -> np.ndarray:
+    """Sum of the ellipses at pixel centres (each evaluated in its bounding box only)."""
     y = 1.0 - (np.arange(h) + 0.5) * 2.0 / h  # y up
     x = (np.arange(w) + 0.5) * 2.0 / w - 1.0
-    yy, xx = y[:, None], x[None, :]
     out = np.zeros((h, w), dtype=np.float64)
     for val, a, b, x0, y0, deg in SHEPP_LOGAN_ELLIPSES:
         t = math.radians(deg)
         c, s = math.cos(t), math.sin(t)
-        u = (xx - x0) * c + (yy - y0) * s
-        v = -(xx - x0) * s + (yy - y0) * c
-        out += val * ((u / a) ** 2 + (v / b) ** 2 <= 1.0)
+        ry, rx = math.hypot(a * s, b * c), math.hypot(a * c, b * s)  # half extents
+        rows = np.flatnonzero(np.abs(y - y0) <= ry + 1e-9)
+        cols = np.flatnonzero(np.abs(x - x0) <= rx + 1e-9)
+        if rows.size == 0 or cols.size == 0:
+            continue
+        yy = y[rows[0] : rows[-1] + 1, None] - y0
+        xx = x[None, cols[0] : cols[-1] + 1] - x0
+        u = xx * c + yy * s
+        v = -xx * s + yy * c
+        inside = (u / a) ** 2 + (v / b) ** 2 <= 1.0
+        out[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1] += val * inside
     return np.round(out, 6)
 
 
