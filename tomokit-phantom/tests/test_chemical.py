@@ -119,3 +119,9 @@ def test_task() -> None:
     assert out["maps_high"].shape == (2, 2, 64, 64)
     assert out["chemical_high"].shape == (2, 64, 64, 50)
     assert out["phases"] == "active,carbon_binder"
+    flat = [1.0] * 50
+    task2 = tomokit.load("task", "chemical_pair", size=32, factor=4, channels=50,
+                         phantom="electrode", patterns={"active": flat},
+                         crystallite_nm={"carbon_binder": 5.0})
+    out2 = task2.run_step({}, rng=np.random.default_rng(0))
+    np.testing.assert_allclose(out2["patterns"][0], 1 / 50, rtol=1e-6)

@@ -319,6 +319,12 @@ class ChemicalPairParams(Params):
         None, gt=0, description="Photons per low-resolution pixel at full concentration; None: noiseless."
     )
     high_cube: bool = Field(False, description="Also return the high-resolution cube (large).")
+    patterns: dict[str, list[float]] | None = Field(
+        None, description="User diffraction patterns by phase name, one value per channel."
+    )
+    crystallite_nm: dict[str, float] | None = Field(
+        None, description="Crystallite sizes (nm) by phase name, for the Scherrer peak widths."
+    )
 
     @model_validator(mode="after")
     def _check(self) -> ChemicalPairParams:
@@ -346,7 +352,10 @@ class ChemicalPair(Task):
         results = []
         for _ in range(p.count):
             sample = phantom.generate((p.size, p.size), rng)
-            results.append(chemical_pair(sample, factor=p.factor, q=q, counts=p.counts, rng=rng))
+            results.append(chemical_pair(
+                sample, factor=p.factor, q=q, counts=p.counts, rng=rng,
+                patterns=p.patterns, crystallite_nm=p.crystallite_nm,
+            ))
         phases = set(results[0].chem_phases)
         if any(set(r.chem_phases) != phases for r in results):
             raise InvalidInputError("chemical_pair: samples have different diffracting phases")
