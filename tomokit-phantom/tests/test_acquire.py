@@ -83,3 +83,15 @@ def test_task() -> None:
     out = task.run_step({}, rng=np.random.default_rng(0))
     assert out["image"].shape == out["clean"].shape == out["labels"].shape == (2, 48, 48)
     assert out["phases"] == "void,alumina,nio,nickel"
+
+
+def test_chemical_pair_with_scanned_absorption() -> None:
+    task = tomokit.load("task", "chemical_pair", size=32, factor=4, channels=20,
+                        acquisition={"i0": 1e3})
+    out = task.run_step({}, rng=np.random.default_rng(0))
+    assert out["absorption"].shape == out["absorption_clean"].shape == (32, 32)
+    assert not np.array_equal(out["absorption"], out["absorption_clean"])
+    np.testing.assert_array_equal(
+        out["absorption_clean"],
+        np.asarray([0.0, 0.357, 2.55, 3.959], np.float32)[out["labels"]],
+    )

@@ -325,6 +325,10 @@ class ChemicalPairParams(Params):
     crystallite_nm: dict[str, float] | None = Field(
         None, description="Crystallite sizes (nm) by phase name, for the Scherrer peak widths."
     )
+    acquisition: dict[str, Any] | None = Field(
+        None, description="Scan the absorption image (acquired_slices parameters, {} for "
+        "defaults; needs tomokit-recon); the clean one is then output as absorption_clean.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> ChemicalPairParams:
@@ -350,8 +354,13 @@ class ChemicalPair(Task):
         phantom = load_phantom(p.phantom, p.phantom_params)
         q = np.linspace(p.q_min, p.q_max, p.channels)
         results = []
+        scanned = []
         for _ in range(p.count):
             sample = phantom.generate((p.size, p.size), rng)
+            if p.acquisition is not None:
+                from tomokit_phantom._acquire import acquire
+
+                scanned.append(acquire(sample, p.acquisition, rng=rng).image)
             results.append(chemical_pair(
                 sample, factor=p.factor, q=q, counts=p.counts, rng=rng,
                 patterns=p.patterns, crystallite_nm=p.crystallite_nm,
@@ -376,4 +385,7 @@ class ChemicalPair(Task):
         }
         if p.high_cube:
             out["chemical_high"] = stack(lambda r: r.cube_high())
+        if scanned:
+            out["absorption_clean"] = out["absorption"]
+            out["absorption"] = np.stack(scanned)[0] if p.count == 1 else np.stack(scanned)
         return out
