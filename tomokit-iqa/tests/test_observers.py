@@ -382,3 +382,15 @@ def test_mdsi_negative_combination_is_complex_pooled_like_matlab():
     for combination in ("sum", "mult"):
         value = MDSI(color=True, combination=combination).compare(a, b)
         assert np.isfinite(value) and value > 0
+
+
+def test_big_batches_are_processed_in_chunks(monkeypatch, crops):
+    # the chunking that bounds memory must not change any value
+    import tomokit_iqa.observers._base as base
+
+    ref, batch = crops
+    whole = {n: tomokit.load("observer", n).compare(ref, batch) for n in NAMES}
+    monkeypatch.setattr(base, "_WORK_BUDGET", 1)  # one slice per chunk
+    for name in NAMES:
+        chunked = tomokit.load("observer", name).compare(ref, batch)
+        np.testing.assert_allclose(chunked, whole[name], rtol=1e-12, atol=1e-12)

@@ -166,6 +166,9 @@ def _validate_one(arr: Any, name: str) -> np.ndarray:
     return a
 
 
+#: Working memory one vectorised call may use (bytes).
+_WORK_BUDGET = 512 * 2**20
+
 _SINGLE_OK = {np.dtype(t) for t in ("uint8", "int8", "uint16", "int16", "float16", "float32")}
 
 
@@ -227,6 +230,9 @@ class FRObserver(Observer):
     scale: ClassVar[float] = 255.0
     #: Smallest image side the index can handle.
     min_size: ClassVar[int] = 1
+    #: Working memory per input pixel (bytes, rough); batches are processed in chunks of
+    #: at most ``_WORK_BUDGET`` bytes.
+    bytes_per_pixel: ClassVar[int] = 64
 
     # -- inputs ----------------------------------------------------------------------
     def _color(self) -> bool:
@@ -301,7 +307,18 @@ class FRObserver(Observer):
         """Quality of ``distorted`` against ``reference``: a float for 2-D images, one
         value per slice for ``(N, H, W)`` batches (``(N, H, W, 3)`` with ``color=True``)."""
         ref, dist, single, scaling = self._prepare(reference, distorted)
-        values = np.asarray(self._compare_stack(ref, dist, scaling), dtype=np.float64)
+        # vectorised over the batch, in chunks that bound the working memory of big stacks
+        pixels = int(np.prod(ref.shape[1:]))
+        step = max(1, _WORK_BUDGET // (self.bytes_per_pixel * pixels))
+        values = np.concatenate(
+            [
+                np.asarray(
+                    self._compare_stack(ref[i : i + step], dist[i : i + step], scaling),
+                    dtype=np.float64,
+                ).reshape(-1)
+                for i in range(0, len(ref), step)
+            ]
+        )
         return float(values[0]) if single else values
 
     def _compare_stack(self, ref: np.ndarray, dist: np.ndarray, scaling: Scaling) -> np.ndarray:

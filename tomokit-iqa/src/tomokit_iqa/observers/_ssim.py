@@ -169,6 +169,7 @@ class MSSSIM(FRObserver):
     value_range: ClassVar[tuple[float, float]] = (0.0, 1.0)
     scale: ClassVar[float] = 255.0
     min_size: ClassVar[int] = 161
+    bytes_per_pixel: ClassVar[int] = 96  # full-resolution moment stacks
 
     def _compare_stack(self, ref: np.ndarray, dist: np.ndarray, scaling: Scaling) -> np.ndarray:
         weights = np.asarray(MS_SSIM_WEIGHTS)
