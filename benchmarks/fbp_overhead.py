@@ -2,7 +2,7 @@
 
 One 512x512 Shepp-Logan phantom, a 720-angle (180 degrees) x 512-detector parallel-beam
 sinogram. Each contestant reconstructs the same sinogram with a ram-lak filter; median
-wall time of ``--repeats`` runs (after one warm-up). The direct ASTRA call builds the
+wall time of ``--repeats`` runs (after one warm-up), tomokit and ASTRA interleaved. The direct ASTRA call builds the
 same geometry, projector and algorithm and frees them, as any careful caller must.
 
     python benchmarks/fbp_overhead.py [--repeats 7] [--size 512] [--angles 720]
@@ -18,14 +18,17 @@ from collections.abc import Callable
 import numpy as np
 
 
-def timed(fn: Callable[[], np.ndarray], repeats: int) -> tuple[float, np.ndarray]:
-    out = fn()  # warm-up
-    times = []
+def timed(fns: list[Callable[[], np.ndarray]], repeats: int) -> list[tuple[float, np.ndarray]]:
+    """Median time of each function; runs are interleaved (a, b, a, b, ...) so that a
+    change in machine load affects all contestants alike."""
+    outs = [fn() for fn in fns]  # warm-up
+    times: list[list[float]] = [[] for _ in fns]
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
+        for i, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            outs[i] = fn()
+            times[i].append(time.perf_counter() - t0)
+    return [(statistics.median(t), o) for t, o in zip(times, outs, strict=True)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,9 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     def via_skimage() -> np.ndarray:
         return iradon(sk_sino, theta=sk_theta, filter_name="ramp", output_size=n, circle=True)
 
-    t_tk, rec_tk = timed(via_tomokit, args.repeats)
-    t_as, rec_as = timed(direct_astra, args.repeats)
-    t_sk, rec_sk = timed(via_skimage, args.skimage_repeats)
+    (t_tk, rec_tk), (t_as, rec_as) = timed([via_tomokit, direct_astra], args.repeats)
+    ((t_sk, rec_sk),) = timed([via_skimage], args.skimage_repeats)
     assert np.array_equal(rec_tk, rec_as), "tomokit and ASTRA FBP differ"
     # Orient scikit-image's output like the phantom by the best of the 8 flips/rotations.
     candidates = [np.rot90(r, k) for r in (rec_sk, rec_sk[::-1]) for k in range(4)]
