@@ -342,7 +342,9 @@ class ForwardProject(Distortion):
         mapper: SliceMapper | None = None,
     ) -> Any:
         image = inputs["image"]
-        arr = np.asarray(image) if not isinstance(image, Sinogram) else image
-        if isinstance(arr, np.ndarray) and arr.ndim == 3 and arr.shape[0] == 1:
+        if isinstance(image, Sinogram):
+            raise InvalidInputError("forward_project: input is already a sinogram; pass an image")
+        arr = np.asarray(image)
+        if arr.ndim == 3 and arr.shape[0] == 1:
             arr = arr[0]
         return self.apply(arr, None, rng)

@@ -2,7 +2,8 @@
 
 MAE, MSE and PSNR come from :mod:`tomokit.metrics`. SSIM is scikit-image's
 ``structural_similarity`` (Wang et al. 2004: 7x7 uniform window, K1 = 0.01, K2 = 0.03,
-explicit ``data_range``), its SSIM map averaged over the pixels inside the circle.
+explicit ``data_range``) of the two images set to 0 outside the circle, its SSIM map
+averaged over the pixels inside the circle (less scikit-image's 3-pixel border crop).
 """
 
 from __future__ import annotations
@@ -46,11 +47,19 @@ def reconstruction_metrics(
 
     if min(ref.shape) < 7:
         raise InvalidInputError(f"images must be at least 7x7 for SSIM, got {ref.shape}")
-    _, ssim_map = structural_similarity(ref, rec, data_range=data_range, full=True)
+    # Outside the circle both images are set to 0, so values there cannot leak into the
+    # SSIM windows at its edge; scikit-image's border crop ((7 - 1) / 2 pixels) is kept,
+    # so that with circle=False this is exactly its mean SSIM.
+    _, ssim_map = structural_similarity(
+        np.where(mask, ref, 0.0), np.where(mask, rec, 0.0), data_range=data_range, full=True
+    )
+    pad = 3
+    inner = np.zeros_like(mask)
+    inner[pad:-pad, pad:-pad] = True
     return {
         "mae": mae(ref, rec, mask=mask),
         "mse": mse(ref, rec, mask=mask),
-        "ssim": float(np.mean(ssim_map[mask])),
+        "ssim": float(np.mean(ssim_map[mask & inner])),
         "psnr": psnr(ref, rec, data_range=data_range, mask=mask),
     }
 
