@@ -92,6 +92,15 @@ def test_electrode_porosity(kw: dict) -> None:
         assert s.phases == ("pore", "active")
 
 
+def test_electrode_dense_packing_completes() -> None:
+    """Near-jammed targets finish (particles grow into the last holes), porosity exact."""
+    p = ElectrodeParams(porosity=0.06, cbd_fraction=0.02, internal_porosity=0.0,
+                        roughness=2.5, aspect_ratio=3.0, max_overlap=0.0)
+    s = electrode((96, 96), 0, p)
+    assert abs(float(np.mean(s.labels == 0)) - 0.06) <= 1 / 96**2
+    np.testing.assert_array_equal(s.maps["particle_id"] > 0, s.labels == 1)
+
+
 @pytest.mark.parametrize(("mean", "cv"), [(8.0, 0.45), (6.0, 0.2)])
 def test_electrode_size_distribution(mean: float, cv: float) -> None:
     """Placed particles follow the requested lognormal radii: mean within 7 %, coefficient
@@ -238,6 +247,10 @@ def test_random_shapes_labels_inside_boxes() -> None:
         (lambda: electrode((64, 64), 0, ElectrodeParams(attenuation=(0, -1, 1))), "attenuation"),
         (lambda: tomokit.load("phantom", "electrode", porosity=0.9, cbd_fraction=0.1), "porosity"),
         (lambda: tomokit.load("phantom", "electrode", bogus=1), "bogus"),
+        (lambda: tomokit.load("phantom", "electrode", porosity=0.1, internal_porosity=0.3),
+         "internal_porosity"),
+        (lambda: tomokit.load("phantom", "electrode", porosity=0.05, cbd_fraction=0.0,
+                              internal_porosity=0.1), "internal"),
         (lambda: tomokit.load("phantom", "catalyst", active_fractions=(0.1,)), "active_fractions"),
         (lambda: jelly_roll((64, 64), 0, JellyRollParams(turns=100)), "turns"),
     ],

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import Field, model_validator
 from scipy import ndimage
-from tomokit import InvalidInputError, Phantom, PhantomParams, PhantomSample
+from tomokit import Phantom, PhantomParams, PhantomSample
 
 from tomokit_phantom._common import (
     as_rng,
@@ -54,7 +54,7 @@ class ElectrodeParams(PhantomParams):
         description="Carbon-binder domain area fraction of the whole image; 0 gives two phases.",
     )
     radius_mean: float | None = Field(
-        None, gt=0.5,
+        None, ge=1.0,
         description="Mean equivalent-circle radius of particles in pixels; default min(H, W)/32, at least 2.5.",
     )
     radius_cv: float = Field(
@@ -106,6 +106,18 @@ class ElectrodeParams(PhantomParams):
             raise ValueError(
                 f"porosity + cbd_fraction = {self.porosity + self.cbd_fraction:.2f} leaves "
                 "too little active material; keep it <= 0.92"
+            )
+        particles = (1.0 - self.porosity - self.cbd_fraction) / (1.0 - self.internal_porosity)
+        if particles > 0.95:
+            raise ValueError(
+                f"particles with internal_porosity {self.internal_porosity} would cover "
+                f"{particles:.2f} of the image (at most 0.95); raise porosity or cbd_fraction, "
+                "or lower internal_porosity"
+            )
+        if particles * self.internal_porosity > self.porosity:
+            raise ValueError(
+                f"internal pores alone ({particles * self.internal_porosity:.3f} of the image) "
+                f"exceed porosity {self.porosity}; lower internal_porosity"
             )
         return self
 
@@ -166,8 +178,8 @@ class _Particle:
                 zk = zk * z
                 k_prev += 1
             bound += (coef * zk).real.astype(np.float32)
-        if dent is not None:
-            bound = bound - dent[y0:y1, x0:x1] / np.float32(self.r)
+        if dent is not None:  # never more than 60 % of the outline: cores stay solid
+            bound = bound - np.minimum(dent[y0:y1, x0:x1] / np.float32(self.r), 0.6 * bound)
         inside = rho <= bound
         region = owner[y0:y1, x0:x1]
         write = inside & (region == 0)
@@ -175,6 +187,16 @@ class _Particle:
         if n:
             region[write] = ident
         return n
+
+
+def _grow(owner: np.ndarray, k: int) -> None:
+    """Give the ``k`` free pixels nearest to a particle to that particle (in place)."""
+    free = owner == 0
+    if k <= 0 or not free.any() or free.all():
+        return
+    dist, (iy, ix) = ndimage.distance_transform_edt(free, return_indices=True)
+    pick = top_k_mask(-dist.astype(np.float32), free, k)
+    owner[pick] = owner[iy[pick], ix[pick]]
 
 
 def electrode(
@@ -204,15 +226,23 @@ def electrode(
     r_max = max(1.0, min(h, w) / 3)
 
     owner = np.zeros((h, w), dtype=np.int32)
-    centers = np.empty((0, 2))
+    cap = 256
+    cen_y, cen_x, cen_r = np.empty(cap), np.empty(cap), np.empty(cap)
     radii_placed: list[float] = []
     painted = 0
     ident = 0
     overlap = p.max_overlap
-    relaxations = 0
+    pools = 0
+    stalls = 0
     mean_area = math.pi * r_mean**2 * (1 + p.radius_cv**2)
     while painted < target_paint:
-        # a pool whose expected area covers the deficit, placed largest first
+        pools += 1
+        if pools > 60 or stalls >= 2:
+            # jammed even without an overlap limit: the last holes are too small for
+            # new particles, so the particles grow into the nearest free pixels
+            _grow(owner, target_paint - painted)
+            painted = target_paint
+            break
         # a pool whose area just covers the deficit, placed largest first; stopping
         # early would cut the small tail of the size distribution, so pools stay small
         deficit = target_paint - painted
@@ -236,12 +266,13 @@ def electrode(
                                 else 1.0),
                 p.irregularity, p.alignment, gen,
             )
+            n_placed = len(radii_placed)
             for _ in range(60):
                 cy = gen.uniform(-0.3 * r, h + 0.3 * r)
                 cx = gen.uniform(-0.3 * r, w + 0.3 * r)
-                if len(centers):
-                    d2 = (centers[:, 0] - cy) ** 2 + (centers[:, 1] - cx) ** 2
-                    lim = (1.0 - overlap) * (np.asarray(radii_placed) + r)
+                if n_placed and overlap < 1.0:
+                    d2 = (cen_y[:n_placed] - cy) ** 2 + (cen_x[:n_placed] - cx) ** 2
+                    lim = (1.0 - overlap) * (cen_r[:n_placed] + r)
                     if np.any(d2 < lim * lim):
                         continue
                 ident += 1
@@ -250,21 +281,21 @@ def electrode(
                     ident -= 1
                     continue
                 painted += n
-                centers = np.vstack([centers, [cy, cx]])
+                if n_placed == cap:
+                    cap *= 2
+                    cen_y, cen_x, cen_r = (np.resize(a, cap) for a in (cen_y, cen_x, cen_r))
+                cen_y[n_placed], cen_x[n_placed], cen_r[n_placed] = cy, cx, r
                 radii_placed.append(float(r))
                 placed_in_pool += 1
                 break
             if painted >= target_paint:
                 break
-        if painted < target_paint and placed_in_pool < max(1, n_pool // 10):
-            # jammed: let particles interpenetrate a little more (as calendering does)
-            overlap = min(0.9, overlap + 0.08)
-            relaxations += 1
-            if relaxations > 20:
-                raise InvalidInputError(
-                    "electrode: could not reach the requested solid fraction; lower "
-                    "radius_mean or raise porosity"
-                )
+        if painted < target_paint and placed_in_pool < max(1, n_pool // 2):
+            # jammed: let particles interpenetrate more (as calendering does); in the
+            # end drop the constraint, so any fraction is reachable
+            if overlap >= 1.0:
+                stalls += 1
+            overlap = 1.0 if overlap >= 0.85 else min(0.9, overlap + 0.1)
 
     internal = np.zeros((h, w), dtype=bool)
     if p.internal_porosity > 0:
@@ -291,6 +322,7 @@ def electrode(
         "radius_mean_px": r_mean,
         "porosity": float(np.count_nonzero(labels == 0) / n_pix),
         "overlap_used": overlap,
+        "pools": pools,
     }
     return make_sample(labels, phases, att, maps={"particle_id": owner}, info=info)
 
