@@ -127,4 +127,8 @@ def test_task_input_source(tmp_path: Path) -> None:
                          seed=3, phantom_params={"turns": 5}, output=str(tmp_path / "j.h5"))
     out2 = task2.run_step({}, rng=np.random.default_rng(0))
     np.testing.assert_array_equal(out["image"], out2["image"])
+    el = tomokit.load("task", "phantom_dataset", phantom="electrode", count=2, size=40, seed=1)
+    out3 = el.run_step({}, rng=np.random.default_rng(0))
+    assert out3["map_particle_id"].shape == (2, 40, 40)
+    np.testing.assert_array_equal(out3["map_particle_id"] > 0, out3["labels"] == 1)
     assert json.loads(json.dumps(read_dataset(tmp_path / "j.h5")["params"]))["turns"] == 5

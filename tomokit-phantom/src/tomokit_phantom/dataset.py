@@ -291,7 +291,8 @@ class PhantomDatasetParams(Params):
 
 class PhantomDataset(Task):
     """A labelled phantom dataset as a pipeline input source: outputs ``image``,
-    ``labels``, ``seeds`` (and ``clean`` when acquired), optionally written to HDF5."""
+    ``labels``, ``seeds``, ``map_<name>`` for extra truth (and ``clean`` when acquired),
+    optionally written to HDF5."""
 
     summary: ClassVar[str] = "Generate N phantoms (images, labels, maps), optionally write HDF5"
     Params: ClassVar[type[PhantomDatasetParams]] = PhantomDatasetParams  # type: ignore[assignment]
@@ -309,8 +310,10 @@ class PhantomDataset(Task):
             out = {"image": data["images"], "labels": data["labels"], "seeds": data["seeds"]}
             if "clean" in data:
                 out["clean"] = data["clean"]
+            out.update({f"map_{k}": v for k, v in data["maps"].items()})
             return out
         images, labels, clean, seeds = [], [], [], []
+        maps: dict[str, list[np.ndarray]] = {}
         for _, s, sample, acquired in iter_samples(
             p.phantom, count=p.count, size=p.size, seed=seed, params=p.phantom_params,
             acquisition=p.acquisition,
@@ -319,6 +322,8 @@ class PhantomDataset(Task):
             labels.append(sample.labels)
             clean.append(sample.image)
             seeds.append(s)
+            for key, arr in sample.maps.items():
+                maps.setdefault(key, []).append(arr)
         result: dict[str, Any] = {
             "image": np.stack(images).astype(np.float32),
             "labels": np.stack(labels),
@@ -326,4 +331,5 @@ class PhantomDataset(Task):
         }
         if p.acquisition is not None:
             result["clean"] = np.stack(clean).astype(np.float32)
+        result.update({f"map_{k}": np.stack(v) for k, v in maps.items()})
         return result
