@@ -29,17 +29,29 @@ __all__ = [
 
 
 def _pair(a: Any, b: Any, names: tuple[str, str] = ("a", "b")) -> tuple[np.ndarray, np.ndarray]:
-    x = np.asarray(a, dtype=np.float64)
-    y = np.asarray(b, dtype=np.float64)
+    """Check two arrays (same shape, non-empty, numeric, finite) without copying them."""
+    x = np.asarray(a)
+    y = np.asarray(b)
     if x.shape != y.shape:
         raise InvalidInputError(f"{names[0]} shape {x.shape} and {names[1]} shape {y.shape} differ")
     if x.size == 0:
         raise InvalidInputError(f"{names[0]} and {names[1]} are empty")
     for name, arr in zip(names, (x, y), strict=True):
-        bad = int(np.count_nonzero(~np.isfinite(arr)))
-        if bad:
+        if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_) or np.iscomplexobj(
+            arr
+        ):
+            raise InvalidInputError(f"{name}: expected real numbers, got dtype {arr.dtype}")
+        if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
+            bad = int(np.count_nonzero(~np.isfinite(arr)))
             raise InvalidInputError(f"{name}: {bad} non-finite value(s)")
     return x, y
+
+
+def _difference(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``x - y`` in single precision when both fit it exactly enough, else double."""
+    small = (np.float32, np.float16, np.uint8, np.int8, np.uint16, np.int16, np.bool_)
+    dtype = np.float32 if x.dtype in small and y.dtype in small else np.float64
+    return np.subtract(x, y, dtype=dtype)
 
 
 def _masked(x: np.ndarray, y: np.ndarray, mask: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -63,13 +75,15 @@ def circle_mask(shape: tuple[int, int], radius: float | None = None) -> np.ndarr
 def mae(reference: Any, test: Any, *, mask: Any = None) -> float:
     """Mean absolute error."""
     x, y = _masked(*_pair(reference, test, ("reference", "test")), mask)
-    return float(np.mean(np.abs(x - y)))
+    d = _difference(x, y)
+    return float(np.mean(np.abs(d, out=d), dtype=np.float64))
 
 
 def mse(reference: Any, test: Any, *, mask: Any = None) -> float:
     """Mean squared error."""
     x, y = _masked(*_pair(reference, test, ("reference", "test")), mask)
-    return float(np.mean((x - y) ** 2))
+    d = _difference(x, y)
+    return float(np.mean(np.square(d, out=d), dtype=np.float64))
 
 
 def rmse(reference: Any, test: Any, *, mask: Any = None) -> float:
@@ -89,7 +103,7 @@ def psnr(reference: Any, test: Any, *, data_range: float, mask: Any = None) -> f
 
 def _ranked_pair(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
     a, b = _pair(x, y, ("scores", "labels"))
-    a, b = a.ravel(), b.ravel()
+    a, b = a.astype(np.float64).ravel(), b.astype(np.float64).ravel()
     if a.size < 2:
         raise InvalidInputError("correlation needs at least 2 values")
     return a, b
