@@ -18,7 +18,8 @@ def test_gallery_small(tmp_path: Path) -> None:
     names = {p.name for p in tmp_path.iterdir()}
     for stem, _, _ in GALLERY:
         assert {f"{stem}.png", f"{stem}_labels.png", f"{stem}_acquired.png"} <= names
-    assert {"catalyst_chemical_low.png", "catalyst_chemical_high.png"} <= names
+    assert {"catalyst_chemical_low.png", "catalyst_chemical_high.png",
+            "jelly_roll_21700_zoom_acquired.png"} <= names
     img = iio.imread(tmp_path / "electrode_nmc.png")
     assert img.shape == (48, 48) and img.dtype == np.uint8 and img.max() > img.min()
     assert iio.imread(tmp_path / "jelly_roll_labels.png").shape == (48, 48, 3)

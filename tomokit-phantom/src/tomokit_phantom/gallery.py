@@ -102,6 +102,19 @@ def make_gallery(
         top = float(np.percentile(clean, 99.5)) or float(clean.max())
         save(stem, _window(clean, 0.0, top))
         save(f"{stem}_labels", label_colours(sample.labels))
+    # a real-geometry 21700 (27 turns) at 4x the size, a corner cropped: layers resolved
+    big = generate("jelly_roll", 4 * size, seed)
+    y0, x0 = int(0.55 * size), int(2.6 * size)
+    crop = (slice(y0, y0 + size), slice(x0, x0 + size))
+    top = float(np.percentile(big.image, 99.5)) or float(big.image.max())
+    save("jelly_roll_21700_zoom", _window(big.image[crop], 0.0, top))
+    save("jelly_roll_21700_zoom_labels", label_colours(big.labels[crop]))
+    if acquired:
+        from tomokit_phantom._acquire import acquire
+
+        acq = acquire(big, {"i0": 5e3, "gain_sigma": 0.005, "blur_sigma": 0.8}, rng=seed).image
+        lo, hi = (float(v) for v in np.percentile(acq[crop], [0.5, 99.5]))
+        save("jelly_roll_21700_zoom_acquired", _window(acq[crop], lo, hi))
     cat = generate("catalyst", size - size % 8, seed)
     low, high = _chemical_panel(cat, 8)
     save("catalyst_chemical_low", low)
