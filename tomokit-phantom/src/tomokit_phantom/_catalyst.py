@@ -74,7 +74,7 @@ class CatalystParams(PhantomParams):
         None,
         description="Linear attenuation per phase in 1/cm (void, then `phases`). Default: "
         "100 keV values of the materials table (XRD-CT uses hard X-rays): void 0, alumina "
-        "0.357 at support_packing 0.6, nio 2.55, nickel 3.959.",
+        "0.357 at support_packing 0.6, nio 2.548, nickel 3.955.",
     )
 
     @model_validator(mode="after")
