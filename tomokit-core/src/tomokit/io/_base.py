@@ -16,7 +16,7 @@ import uuid
 import weakref
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple, Self
 
 import numpy as np
 
@@ -172,7 +172,7 @@ class VolumeReader(abc.ABC):
             with self._lock:
                 self._close()
 
-    def __enter__(self) -> VolumeReader:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -235,7 +235,7 @@ class VolumeWriter(abc.ABC):
             finally:
                 self.tmp.unlink(missing_ok=True)
 
-    def __enter__(self) -> VolumeWriter:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, exc_type: object, *exc: object) -> None:

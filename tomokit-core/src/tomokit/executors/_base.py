@@ -1,0 +1,195 @@
+"""The executor interface: an ordered ``map`` and a bounded-memory ``map_blocks``."""
+
+from __future__ import annotations
+
+import abc
+import collections
+import itertools
+import pickle
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, Self
+
+import numpy as np
+
+from tomokit.errors import InvalidInputError
+from tomokit.executors._config import ExecutorConfig, default_workers
+from tomokit.io._base import VolumeReader, VolumeWriter
+
+__all__ = ["BlockSink", "Executor"]
+
+BlockSink = Callable[[int, list[Any]], None]
+
+# Readers opened by tasks in worker processes, by their pickled "reopen" recipe, so a
+# worker opens a file once rather than once per task.
+_READERS: dict[bytes, VolumeReader] = {}
+_READERS_LOCK = threading.Lock()
+
+
+def _worker_reader(recipe: bytes) -> VolumeReader:
+    with _READERS_LOCK:
+        reader = _READERS.get(recipe)
+        if reader is None or reader.closed:
+            reader = pickle.loads(recipe)
+            _READERS[recipe] = reader
+        return reader
+
+
+def run_chunk(source: VolumeReader | bytes, start: int, stop: int,
+              fn: Callable[[Any], Any]) -> list[Any]:
+    """Read slices ``start:stop`` and apply ``fn`` to each: one task of ``map_blocks``."""
+    reader = _worker_reader(source) if isinstance(source, bytes) else source
+    return [fn(s) for s in reader.read(slice(start, stop))]
+
+
+def _split(start: int, stop: int, parts: int) -> list[tuple[int, int]]:
+    """``start:stop`` cut into at most ``parts`` near-equal consecutive ranges."""
+    parts = max(1, min(parts, stop - start))
+    edges = np.linspace(start, stop, parts + 1).round().astype(int)
+    return [(a, b) for a, b in itertools.pairwise(edges.tolist()) if b > a]
+
+
+class Executor(abc.ABC):
+    """Runs per-slice work. Use as a context manager; ``map`` is the runner's ``mapper``.
+
+    Results come back in input order and are identical whatever the executor, worker
+    count or block size, since every slice goes through the same function alone.
+    """
+
+    kind: str = ""
+
+    def __init__(self, config: ExecutorConfig) -> None:
+        self.config = config
+        self._started = False
+        self._lock = threading.Lock()
+
+    # -- lifecycle ------------------------------------------------------------------
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        with self._lock:
+            if not self._started:
+                self._start()
+                self._started = True
+
+    def close(self) -> None:
+        with self._lock:
+            if self._started:
+                self._started = False
+                self._close()
+
+    @property
+    def workers(self) -> int:
+        """How many slices are processed at once."""
+        return self.config.workers or default_workers()
+
+    # -- subclass API -----------------------------------------------------------------
+    @abc.abstractmethod
+    def _start(self) -> None: ...
+
+    @abc.abstractmethod
+    def _close(self) -> None: ...
+
+    @abc.abstractmethod
+    def _map(self, fn: Callable[[Any], Any], items: list[Any]) -> list[Any]: ...
+
+    @abc.abstractmethod
+    def _submit_chunk(self, source: VolumeReader, start: int, stop: int,
+                      fn: Callable[[Any], Any]) -> Any:
+        """Start :func:`run_chunk` on ``source[start:stop]``; return a handle."""
+
+    @abc.abstractmethod
+    def _wait(self, handles: list[Any]) -> list[list[Any]]:
+        """The results of ``handles``, in order (raising the first task's error)."""
+
+    def _cancel(self, handles: list[Any]) -> None:  # noqa: B027 - optional
+        """Drop handles that are no longer wanted after a failure."""
+
+    # -- public API -------------------------------------------------------------------
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        """``[fn(x) for x in items]``, run in parallel, in order."""
+        self.start()
+        items = list(items)
+        if not items:
+            return []
+        return self._map(fn, items)
+
+    __call__ = map
+
+    def block_slices(self, reader: VolumeReader, *, out_nbytes: int | None = None) -> int:
+        """Slices per block for ``reader`` under this executor's memory budget."""
+        return self.config.slices_per_block(reader.slice_nbytes, out_nbytes)
+
+    def map_blocks(
+        self,
+        fn: Callable[[Any], Any],
+        reader: VolumeReader,
+        *,
+        sink: BlockSink | VolumeWriter | None = None,
+        block_slices: int | None = None,
+        start: int = 0,
+        stop: int | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> list[Any] | None:
+        """Apply ``fn`` to every slice of ``reader``, streaming a block of slices at a time.
+
+        Workers read their own slices (a Dask worker reopens the file), at most two
+        blocks are in flight, and each finished block goes to ``sink(start, results)``
+        (or a :class:`~tomokit.io.VolumeWriter`) in order, so memory is bounded by the
+        block size, not the volume. Without ``sink`` the results are returned as a list.
+        ``progress(n)`` is called with the count of slices each finished block held.
+        """
+        self.start()
+        stop = len(reader) if stop is None else min(stop, len(reader))
+        if not 0 <= start <= stop:
+            raise InvalidInputError(f"map_blocks: bad slice range {start}:{stop}")
+        per_block = block_slices or self.block_slices(reader)
+        if per_block < 1:
+            raise InvalidInputError(f"block_slices must be >= 1, got {per_block}")
+        if isinstance(sink, VolumeWriter):
+            writer = sink
+
+            def write(first: int, results: list[Any]) -> None:
+                writer.write(first, np.stack(results))
+
+            sink_fn: BlockSink | None = write
+        else:
+            sink_fn = sink
+        collected: list[Any] = []
+        pending: collections.deque[tuple[int, list[Any]]] = collections.deque()
+
+        def finish_one() -> None:
+            first, handles = pending.popleft()
+            try:
+                parts = self._wait(handles)
+            except BaseException:
+                for _, later in pending:
+                    self._cancel(later)
+                pending.clear()
+                raise
+            results = [r for part in parts for r in part]
+            if sink_fn is None:
+                collected.extend(results)
+            else:
+                sink_fn(first, results)
+            if progress is not None:
+                progress(len(results))
+
+        for a in range(start, stop, per_block):
+            b = min(a + per_block, stop)
+            handles = [self._submit_chunk(reader, x, y, fn)
+                       for x, y in _split(a, b, self.workers)]
+            pending.append((a, handles))
+            if len(pending) >= 2:  # keep one block computing while the previous is stored
+                finish_one()
+        while pending:
+            finish_one()
+        return collected if sink_fn is None else None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} workers={self.workers}>"
