@@ -38,7 +38,7 @@ def test_config_defaults_and_validation() -> None:
     # two blocks of input and output of 16 MiB slices (2048 x 2048 float32) in 1 GiB
     assert cfg.slices_per_block(16 * 2**20) == 16
     assert ExecutorConfig(block_slices=5).slices_per_block(16 * 2**20) == 5
-    with pytest.raises(InvalidInputError, match="address.*kind: dask"):
+    with pytest.raises(InvalidInputError, match=r"address.*kind: dask"):
         get_executor(address="tcp://127.0.0.1:8786")
     with pytest.raises(InvalidInputError, match=r"executor: workers: Input should be greater"):
         get_executor(workers=0)
@@ -100,7 +100,7 @@ def test_map_blocks_identical_for_every_block_size_and_worker_count(
 
 
 def test_map_blocks_keeps_at_most_two_blocks_in_flight(volume: tuple[Path, np.ndarray]) -> None:
-    path, a = volume
+    path, _ = volume
     state = {"read": 0, "stored": 0, "peak": 0}
     lock = threading.Lock()
     with open_volume(path) as r:
