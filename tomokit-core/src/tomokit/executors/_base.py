@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 import collections
 import itertools
+import os
 import pickle
 import threading
 from collections.abc import Callable, Sequence
@@ -20,26 +21,49 @@ __all__ = ["BlockSink", "Executor"]
 
 BlockSink = Callable[[int, list[Any]], None]
 
-# Readers opened by tasks in worker processes, by their pickled "reopen" recipe, so a
-# worker opens a file once rather than once per task.
-_READERS: dict[bytes, VolumeReader] = {}
+# Readers opened by tasks in worker processes, by their pickled "reopen" recipe and the
+# file's identity (so a rewritten file is reopened), so that a worker opens a file once
+# rather than once per task. Few are kept: each holds a file handle.
+_READERS: collections.OrderedDict[tuple[bytes, tuple[int, ...]], VolumeReader] = (
+    collections.OrderedDict()
+)
 _READERS_LOCK = threading.Lock()
+_READERS_KEPT = 8
 
 
-def _worker_reader(recipe: bytes) -> VolumeReader:
+def file_stamp(path: os.PathLike[str] | str) -> tuple[int, ...]:
+    """What identifies one version of a file: inode, size, modification time."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return ()
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _worker_reader(recipe: bytes, stamp: tuple[int, ...]) -> VolumeReader:
+    key = (recipe, stamp)
     with _READERS_LOCK:
-        reader = _READERS.get(recipe)
+        reader = _READERS.get(key)
         if reader is None or reader.closed:
             reader = pickle.loads(recipe)
-            _READERS[recipe] = reader
+            _READERS[key] = reader
+            while len(_READERS) > _READERS_KEPT:
+                _, old = _READERS.popitem(last=False)
+                old.close()
+        _READERS.move_to_end(key)
         return reader
 
 
-def run_chunk(source: VolumeReader | bytes, start: int, stop: int,
-              fn: Callable[[Any], Any]) -> list[Any]:
-    """Read slices ``start:stop`` and apply ``fn`` to each: one task of ``map_blocks``."""
-    reader = _worker_reader(source) if isinstance(source, bytes) else source
-    return [fn(s) for s in reader.read(slice(start, stop))]
+def run_chunk(source: VolumeReader | tuple[bytes, tuple[int, ...]], start: int, stop: int,
+              fn: Callable[[Any], Any], indexed: bool = False) -> list[Any]:
+    """Read slices ``start:stop`` and apply ``fn`` to each (to ``(index, slice)`` when
+    ``indexed``): one task of ``map_blocks``. ``source`` is a reader, or in another
+    process its pickled recipe and file stamp."""
+    reader = source if isinstance(source, VolumeReader) else _worker_reader(*source)
+    data = reader.read(slice(start, stop))
+    if indexed:
+        return [fn((start + k, s)) for k, s in enumerate(data)]
+    return [fn(s) for s in data]
 
 
 def _split(start: int, stop: int, parts: int) -> list[tuple[int, int]]:
@@ -100,7 +124,7 @@ class Executor(abc.ABC):
 
     @abc.abstractmethod
     def _submit_chunk(self, source: VolumeReader, start: int, stop: int,
-                      fn: Callable[[Any], Any]) -> Any:
+                      fn: Callable[[Any], Any], indexed: bool) -> Any:
         """Start :func:`run_chunk` on ``source[start:stop]``; return a handle."""
 
     @abc.abstractmethod
@@ -135,6 +159,7 @@ class Executor(abc.ABC):
         start: int = 0,
         stop: int | None = None,
         progress: Callable[[int], None] | None = None,
+        indexed: bool = False,
     ) -> list[Any] | None:
         """Apply ``fn`` to every slice of ``reader``, streaming a block of slices at a time.
 
@@ -143,6 +168,7 @@ class Executor(abc.ABC):
         (or a :class:`~tomokit.io.VolumeWriter`) in order, so memory is bounded by the
         block size, not the volume. Without ``sink`` the results are returned as a list.
         ``progress(n)`` is called with the count of slices each finished block held.
+        With ``indexed`` ``fn`` gets ``(slice_index, slice)``, e.g. to pick a per-slice seed.
         """
         self.start()
         stop = len(reader) if stop is None else min(stop, len(reader))
@@ -182,7 +208,7 @@ class Executor(abc.ABC):
 
         for a in range(start, stop, per_block):
             b = min(a + per_block, stop)
-            handles = [self._submit_chunk(reader, x, y, fn)
+            handles = [self._submit_chunk(reader, x, y, fn, indexed)
                        for x, y in _split(a, b, self.workers)]
             pending.append((a, handles))
             if len(pending) >= 2:  # keep one block computing while the previous is stored

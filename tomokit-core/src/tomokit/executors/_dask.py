@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tomokit.errors import InvalidInputError
-from tomokit.executors._base import Executor, run_chunk
+from tomokit.executors._base import Executor, file_stamp, run_chunk
 from tomokit.io._base import VolumeReader
 
 __all__ = ["DaskExecutor"]
@@ -163,9 +163,10 @@ class DaskExecutor(Executor):
             raise
 
     def _submit_chunk(self, source: VolumeReader, start: int, stop: int,
-                      fn: Callable[[Any], Any]) -> Any:
-        recipe = pickle.dumps(source)
-        return self._client.submit(run_chunk, recipe, start, stop, _Shipped(fn), pure=False)
+                      fn: Callable[[Any], Any], indexed: bool) -> Any:
+        recipe = (pickle.dumps(source), file_stamp(source.path))
+        return self._client.submit(run_chunk, recipe, start, stop, _Shipped(fn), indexed,
+                                   pure=False)
 
     def _wait(self, handles: list[Any]) -> list[list[Any]]:
         return list(self._client.gather(handles))

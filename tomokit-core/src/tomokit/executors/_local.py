@@ -39,8 +39,8 @@ class LocalExecutor(Executor):
             raise
 
     def _submit_chunk(self, source: VolumeReader, start: int, stop: int,
-                      fn: Callable[[Any], Any]) -> Future[list[Any]]:
-        return self._pool.submit(run_chunk, source, start, stop, fn)
+                      fn: Callable[[Any], Any], indexed: bool) -> Future[list[Any]]:
+        return self._pool.submit(run_chunk, source, start, stop, fn, indexed)
 
     def _wait(self, handles: list[Any]) -> list[list[Any]]:
         return [h.result() for h in handles]

@@ -160,7 +160,10 @@ class _HDF5Writer(VolumeWriter):
         import h5py
 
         super().__init__(path, tmp, dataset, shape, dtype)
+        attrs = options.pop("attrs", None) or {}
         self._h5 = h5py.File(tmp, "w")
+        for key, value in attrs.items():
+            self._h5.attrs[key] = value
         self._ds = self._h5.create_dataset(
             dataset, shape=shape, dtype=dtype, **_storage(shape, np.dtype(dtype), options)
         )
