@@ -234,26 +234,160 @@ def run(
         Path | None,
         typer.Option("-o", "--output", help="Results file (HDF5). Default: FILE's stem + .h5."),
     ] = None,
+    executor: Annotated[
+        str | None,
+        typer.Option(
+            "--executor",
+            help="Where per-slice work runs, overriding the file's executor section: "
+            "'local', 'dask' (a LocalCluster) or a Dask scheduler address "
+            "(tcp://HOST:PORT).",
+        ),
+    ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Reuse steps whose inputs, params and component versions did not change "
+            "(from an interrupted run or an earlier results file at OUTPUT).",
+        ),
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bars or step lines.")
+    ] = False,
+    log_json: Annotated[
+        Path | None,
+        typer.Option("--log-json", help="Write step timings and errors to this JSON file."),
+    ] = None,
 ) -> None:
     """Run a pipeline and write its results to one HDF5 file."""
+    import time
+
+    from tomokit.executors import get_executor
     from tomokit.pipeline import load_pipeline, run_pipeline
 
-    pipeline = load_pipeline(file)
-    target = output if output is not None else Path(file.stem + ".h5")
+    started = time.time()
+    records: list[Any] = []
+    log: dict[str, Any] = {"pipeline": str(file), "output": None, "resume": resume,
+                           "executor": None, "steps": [], "error": None}
 
-    def show(record: Any) -> None:
-        err.print(
-            f"[green]done[/green] {record.id} ({record.kind} {record.name}) "
-            f"in {record.seconds:.2f} s: {record.summary}"
-        )
+    def write_log() -> None:
+        if log_json is None:
+            return
+        log["steps"] = [
+            {"id": r.id, "kind": r.kind, "component": r.name, "seconds": round(r.seconds, 6),
+             "reused": r.reused, "streamed": r.streamed, "slices": r.slices,
+             "slices_per_s": round(r.slices / r.seconds, 3) if r.slices and r.seconds else None,
+             "summary": r.summary}
+            for r in records
+        ]
+        log["seconds"] = round(time.time() - started, 6)
+        log_json.parent.mkdir(parents=True, exist_ok=True)
+        _atomic_write_text(log_json, json.dumps(log, indent=2) + "\n")
 
-    summary = run_pipeline(pipeline, target, on_step=show)
+    try:
+        pipeline = load_pipeline(file)
+        target = output if output is not None else Path(file.stem + ".h5")
+        log["output"] = str(target)
+        overrides: dict[str, Any] = {}
+        if executor is not None:
+            if executor in ("local", "dask"):
+                overrides["kind"] = executor
+                if executor == "local":
+                    overrides["address"] = None
+            elif "://" in executor:
+                overrides.update(kind="dask", address=executor)
+            else:
+                raise InvalidInputError(
+                    f"--executor {executor!r}: use 'local', 'dask' or a scheduler address "
+                    "such as tcp://10.0.0.5:8786"
+                )
+        config = pipeline.model.executor.model_dump(exclude_unset=True)
+        config.update(overrides)
+        if config.get("kind", "local") == "local":
+            config.pop("address", None)
+        ex = get_executor(config)
+        with ex, _progress(quiet) as progress:
+
+            def show(record: Any) -> None:
+                records.append(record)
+                if quiet:
+                    return
+                if record.reused:
+                    err.print(f"[cyan]reused[/cyan] {record.id} ({record.kind} {record.name}): "
+                              "inputs, params and versions unchanged")
+                    return
+                rate = (f", {record.slices / record.seconds:.1f} slices/s"
+                        if record.slices and record.seconds else "")
+                err.print(
+                    f"[green]done[/green] {record.id} ({record.kind} {record.name}) "
+                    f"in {record.seconds:.2f} s{rate}: {record.summary}"
+                )
+
+            summary = run_pipeline(pipeline, target, on_step=show, executor=ex, resume=resume,
+                                   progress=progress)
+        log["executor"] = summary.executor
+    except BaseException as exc:
+        log["error"] = f"{type(exc).__name__}: {exc}"
+        write_log()
+        raise
+    write_log()
+    if quiet:
+        return
+    if summary.reused:
+        err.print(f"reused {len(summary.reused)} step(s): {', '.join(summary.reused)}")
     table = Table(title=f"results: {summary.output}")
     for col in ("step", "kind", "component", "seconds", "result"):
         table.add_column(col, overflow="fold")
     for rec in summary.steps:
-        table.add_row(rec.id, rec.kind, rec.name, f"{rec.seconds:.2f}", rec.summary)
+        table.add_row(rec.id, rec.kind, rec.name,
+                      "reused" if rec.reused else f"{rec.seconds:.2f}", rec.summary)
     out.print(table)
+
+
+def _progress(quiet: bool) -> Any:
+    """A rich progress display (one bar per step, slices/s and ETA) as a context manager
+    yielding ``progress(step_id, total) -> advance(n)``, or a no-op when quiet."""
+    import contextlib
+
+    if quiet:
+        return contextlib.nullcontext(None)
+
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    class _Rate(TextColumn):
+        def render(self, task: Any) -> Any:
+            from rich.text import Text
+
+            speed = task.finished_speed or task.speed
+            return Text(f"{speed:.1f} slices/s" if speed else "")
+
+    @contextlib.contextmanager
+    def manage() -> Any:
+        bars = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TaskProgressColumn(), _Rate(""), TimeRemainingColumn(), console=err,
+            transient=False,
+        )
+        with bars:
+
+            def start(step_id: str, total: int) -> Any:
+                task = bars.add_task(step_id, total=max(total, 1), completed=0 if total else 1)
+
+                def advance(n: int) -> None:
+                    bars.advance(task, n)
+
+                return advance
+
+            yield start
+
+    return manage()
 
 
 # ------------------------------------------------------------------ quick commands

@@ -45,9 +45,10 @@ class MappedReader(VolumeReader):
 
 class ZipReader(VolumeReader):
     """Volumes of equal length and slice shape read together: slice ``i`` is
-    ``stack([r[i] for r in readers])`` (e.g. reference and distorted for an observer)."""
+    ``stack([r[i] for r in readers])`` (e.g. reference and distorted for an observer).
+    The readers are borrowed: closing this one closes them only with ``owns=True``."""
 
-    def __init__(self, readers: Sequence[VolumeReader]) -> None:
+    def __init__(self, readers: Sequence[VolumeReader], *, owns: bool = False) -> None:
         if not readers:
             raise InvalidInputError("ZipReader needs at least one reader")
         first = readers[0]
@@ -58,6 +59,7 @@ class ZipReader(VolumeReader):
                     "cannot be read side by side"
                 )
         self.readers = list(readers)
+        self.owns = owns
         dtype = np.result_type(*[r.dtype for r in readers])
         shape = (first.shape[0], len(readers), *first.shape[1:])
         super().__init__(first.path, first.dataset, shape, dtype)
@@ -68,8 +70,13 @@ class ZipReader(VolumeReader):
         )
 
     def _close(self) -> None:
-        for r in self.readers:
-            r.close()
+        if self.owns:
+            for r in self.readers:
+                r.close()
 
     def _reopen_args(self) -> tuple[Any, ...]:
-        return (ZipReader, (self.readers,))
+        return (_reopen_zip, (self.readers,))
+
+
+def _reopen_zip(readers: list[VolumeReader]) -> ZipReader:
+    return ZipReader(readers, owns=True)
