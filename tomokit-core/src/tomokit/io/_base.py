@@ -65,6 +65,10 @@ class VolumeReader(abc.ABC):
     """
 
     format_name: ClassVar[str] = ""
+    #: Whether ``_read_range`` runs under the reader's lock (file handles are rarely
+    #: thread-safe); a reader that locks only its file access sets this False so that
+    #: threads overlap their computing.
+    locked_reads: ClassVar[bool] = True
 
     def __init__(self, path: Path, dataset: str | None, shape: tuple[int, ...], dtype: Any,
                  *, single: bool = False) -> None:
@@ -126,15 +130,13 @@ class VolumeReader(abc.ABC):
                     f"{where(self.path, self.dataset)}: slice {i} out of range for {n} slices"
                 )
             i %= n
-            with self._lock:
-                return self._read_range(i, i + 1)[0]
+            return self._read_locked(i, i + 1)[0]
         if isinstance(index, slice):
             start, stop, step = index.indices(n)
             if step == 1:
                 if stop <= start:
                     return np.empty((0, *self.slice_shape), dtype=self.dtype)
-                with self._lock:
-                    return self._read_range(start, stop)
+                return self._read_locked(start, stop)
             idx = np.arange(start, stop, step)
         else:
             idx = np.asarray(index)
@@ -150,6 +152,12 @@ class VolumeReader(abc.ABC):
         for k, i in enumerate(idx.tolist()):
             out[k] = self.read(i)
         return out
+
+    def _read_locked(self, start: int, stop: int) -> np.ndarray:
+        if not self.locked_reads:
+            return self._read_range(start, stop)
+        with self._lock:
+            return self._read_range(start, stop)
 
     def iter_blocks(self, block_slices: int, *, start: int = 0,
                     stop: int | None = None) -> Iterator[Block]:

@@ -105,6 +105,7 @@ class TomoScanReader(VolumeReader):
     """
 
     format_name = "dxchange"
+    locked_reads = False  # file access locks itself; normalising runs in parallel
 
     def __init__(self, path: Path, *, layout: Layout = "auto", nan_policy: NanPolicy = "raise",
                  min_transmission: float = MIN_TRANSMISSION) -> None:
@@ -253,6 +254,10 @@ class TomoScanReader(VolumeReader):
 
     # ------------------------------------------------------------------- reading
     def _gather(self, key: str, idx: np.ndarray, r0: int, r1: int) -> np.ndarray:
+        with self._lock:
+            return self._gather_unlocked(key, idx, r0, r1)
+
+    def _gather_unlocked(self, key: str, idx: np.ndarray, r0: int, r1: int) -> np.ndarray:
         ds = self._sources[key]
         if ds.ndim == 2:  # a single flat or dark image stored 2-D
             return read_dataset(ds, np.s_[r0:r1, :], self.path, ds.name)[None]
@@ -295,7 +300,7 @@ class TomoScanReader(VolumeReader):
             return cache[2], cache[3]
         flat = self._mean("flat", self._flat_idx, r0, r1, self._flat_name)
         dark = self._mean("dark", self._dark_idx, r0, r1, self._dark_name)
-        self._flat_dark_cache = (r0, r1, flat, dark)
+        self._flat_dark_cache = (r0, r1, flat, dark)  # one tuple: replaced atomically
         return flat, dark
 
     def _read_range(self, start: int, stop: int) -> np.ndarray:
