@@ -11,15 +11,18 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import h5py
 import numpy as np
 import pytest
-from tomokit import load
+import tifffile
+from tomokit import Observer, Scorer, load
 from tomokit.cli import main
 from tomokit.executors import get_executor
 from tomokit.io import open_scan, write_array
 from tomokit.pipeline import parse_pipeline, read_results, run_pipeline
+from tomokit.testing import isolated_registry
 
 PIPELINE = """
 seed: 3
@@ -231,3 +234,53 @@ def test_cli_resume_quiet_log_json_and_executor(workdir: Path, capsys) -> None:
     assert main(["run", str(workdir / "bad.yaml"), "-o", str(workdir / "b.h5"),
                  "--log-json", str(log)]) == 2
     assert "x" in json.loads(log.read_text())["error"]
+
+
+class SliceMAE(Observer):
+    """A per-slice observer (the base run_step): streamed slice pairs."""
+
+    name: ClassVar[str] = "slice_mae"
+    higher_is_better: ClassVar[bool] = False
+
+    def compare(self, reference: np.ndarray, distorted: np.ndarray) -> float:
+        return float(np.mean(np.abs(reference - distorted)))
+
+
+class Brightness(Scorer):
+    """A batch scorer that records the batch sizes it was given."""
+
+    name: ClassVar[str] = "brightness"
+    batches: ClassVar[list[int]] = []
+
+    def score(self, images: np.ndarray) -> np.ndarray:
+        Brightness.batches.append(len(images))
+        return np.asarray(images, dtype=np.float64).mean(axis=(1, 2))
+
+
+def test_tiff_folder_normalised_per_slice_observer_and_batched_scorer(tmp_path: Path) -> None:
+    vol = np.random.default_rng(4).integers(0, 65535, (12, 10, 8), dtype=np.uint16)
+    (tmp_path / "stack").mkdir()
+    for i, s in enumerate(vol):
+        tifffile.imwrite(tmp_path / "stack" / f"s{i}.tif", s)
+    text = """
+inputs: {vol: {path: stack, normalize: true}}
+steps:
+  - {id: noisy, distortion: noise, params: {level: 1}, inputs: {image: vol}}
+  - {id: mae, observer: slice_mae, inputs: {reference: vol, distorted: noisy}}
+  - {id: bright, scorer: brightness, inputs: {images: noisy}}
+executor: {block_slices: 5}
+"""
+    Brightness.batches.clear()
+    with isolated_registry(SliceMAE, Brightness, entry_points=True):
+        summary = _run(tmp_path, text)
+    assert all(s.streamed for s in summary.steps)
+    assert Brightness.batches == [5, 5, 2]  # one block per batch
+    res = read_results(tmp_path / "out.h5")
+    scaled = vol.astype(np.float32) / np.float32(65535)  # normalize: true
+    noisy = load("distortion", "noise", level=1).run_step(
+        {"image": scaled}, rng=np.random.default_rng(summary.steps[0].seed)
+    )
+    assert np.array_equal(res["noisy"], noisy)
+    assert np.array_equal(res["mae"], [np.mean(np.abs(a - b)) for a, b in zip(scaled, noisy,
+                                                                               strict=True)])
+    assert np.array_equal(res["bright"], noisy.astype(np.float64).mean(axis=(1, 2)))
