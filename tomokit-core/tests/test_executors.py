@@ -132,6 +132,9 @@ def test_block_size_from_memory_budget(volume: tuple[Path, np.ndarray]) -> None:
     with open_volume(path) as r:
         ex = get_executor(block_memory=r.slice_nbytes * 4 * 3)
         assert ex.block_slices(r) == 3
+        # with Dask a block's results exist twice (on the worker and here): smaller blocks
+        dask = get_executor(kind="dask", block_memory=r.slice_nbytes * 6 * 3)
+        assert dask.block_slices(r) == 3
 
 
 class _Noise(Distortion):

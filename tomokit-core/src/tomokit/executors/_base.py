@@ -81,6 +81,9 @@ class Executor(abc.ABC):
     """
 
     kind: str = ""
+    #: How many copies of a block's results exist at once (2 where they travel from a
+    #: worker process to this one), for sizing blocks from ``block_memory``.
+    result_copies: int = 1
 
     def __init__(self, config: ExecutorConfig) -> None:
         self.config = config
@@ -147,7 +150,8 @@ class Executor(abc.ABC):
 
     def block_slices(self, reader: VolumeReader, *, out_nbytes: int | None = None) -> int:
         """Slices per block for ``reader`` under this executor's memory budget."""
-        return self.config.slices_per_block(reader.slice_nbytes, out_nbytes)
+        return self.config.slices_per_block(reader.slice_nbytes, out_nbytes,
+                                            out_copies=self.result_copies)
 
     def map_blocks(
         self,

@@ -58,10 +58,13 @@ class ExecutorConfig(BaseModel):
             raise ValueError("'address' is a Dask scheduler address; set kind: dask to use it")
         return self
 
-    def slices_per_block(self, slice_nbytes: int, out_nbytes: int | None = None) -> int:
-        """``block_slices``, or the count that keeps two blocks of input and output in
+    def slices_per_block(self, slice_nbytes: int, out_nbytes: int | None = None, *,
+                         out_copies: int = 1) -> int:
+        """``block_slices``, or the count that keeps two blocks of input and output (the
+        output ``out_copies`` times: 2 where results travel between processes) in
         ``block_memory``."""
         if self.block_slices is not None:
             return self.block_slices
-        per_slice = 2 * (slice_nbytes + (slice_nbytes if out_nbytes is None else out_nbytes))
+        out = slice_nbytes if out_nbytes is None else out_nbytes
+        per_slice = 2 * (slice_nbytes + out_copies * out)
         return max(1, int(self.block_memory) // max(per_slice, 1))

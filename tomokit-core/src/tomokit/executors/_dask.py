@@ -110,6 +110,7 @@ class DaskExecutor(Executor):
     """Work on a Dask cluster; ``workers`` sizes a LocalCluster when no ``address``."""
 
     kind = "dask"
+    result_copies = 2
 
     def _start(self) -> None:
         distributed = _import_distributed()
