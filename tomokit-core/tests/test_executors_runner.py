@@ -126,6 +126,7 @@ def test_resume_reuses_unchanged_steps_and_recomputes_changed_ones(workdir: Path
     before = read_results(workdir / "out.h5")
     again = _run(workdir, resume=True)
     assert again.reused == ["noisy", "error"]
+    assert np.array_equal(again.values["error"], before["error"])
     after = read_results(workdir / "out.h5")
     for key in before:
         assert np.array_equal(before[key], after[key])

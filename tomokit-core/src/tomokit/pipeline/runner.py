@@ -613,7 +613,6 @@ def run_pipeline(
     that would overwrite an input, and :class:`~tomokit.errors.RunError` when a step
     fails; nothing is left at ``output`` then.
     """
-
     from tomokit.executors import get_executor
 
     out = Path(output)
@@ -685,7 +684,11 @@ def run_pipeline(
                 if on_step is not None:
                     on_step(record)
             _write_results(pipeline, tmp, summary, sources, hashes, wanted, started)
-            for sid in wanted:
+            for sid in sorted(wanted):
+                if sid not in values and sid in sources:  # reused, never needed in memory
+                    values[sid] = _load_checkpoint(*sources[sid])
+                    if _is_lazy(values[sid]):
+                        opened.append(values[sid])
                 if sid in values:
                     summary.values[sid] = _summary_value(values[sid])
         os.replace(tmp, out)
