@@ -144,7 +144,8 @@ def _open_input(pipeline: LoadedPipeline, name: str) -> Any:
     if spec.angles is None:
         if fmt in ("dxchange", "nxtomo") or (fmt is None and spec.dataset is None
                                             and _is_scan(path)):
-            return io.open_scan(path, layout=fmt or "auto")
+            return io.open_scan(path, layout=fmt or "auto",
+                                nan_policy=getattr(spec, "nan_policy", None) or "raise")
         reader = io.open_volume(path, dataset=spec.dataset, format=fmt)
         if reader.ndim == 3 and not reader.single and len(reader) > 0:
             if reader.dtype.kind == "f":
