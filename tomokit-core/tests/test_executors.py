@@ -49,10 +49,16 @@ def test_config_defaults_and_validation() -> None:
 
 
 def test_accepts_the_pipeline_executor_section() -> None:
-    from tomokit.pipeline.model import ExecutorSpec
+    from tomokit.pipeline import parse_pipeline
 
-    ex = get_executor(ExecutorSpec(workers=3, block_slices=4))
+    text = (
+        "executor: {workers: 3, block_slices: 4, block_memory: 64MiB}\n"
+        "steps:\n  - {id: d, phantom: shepp_logan, params: {size: 16}}\n"
+    )
+    section = parse_pipeline(text).model.executor
+    ex = get_executor(section)
     assert ex.kind == "local" and ex.workers == 3 and ex.config.block_slices == 4
+    assert int(ex.config.block_memory) == 64 * 2**20
 
 
 def test_local_map_is_ordered_and_parallel() -> None:

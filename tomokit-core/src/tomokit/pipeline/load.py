@@ -99,7 +99,7 @@ _MODELS: dict[str, type[BaseModel]] = {}
 
 def _model_at(loc: Loc) -> type[BaseModel] | None:
     """The pydantic model that describes the mapping at ``loc`` (for key suggestions)."""
-    from tomokit.pipeline.model import ExecutorSpec
+    from tomokit.executors import ExecutorConfig
 
     if len(loc) == 0:
         return PipelineModel
@@ -108,7 +108,7 @@ def _model_at(loc: Loc) -> type[BaseModel] | None:
     if len(loc) == 2 and loc[0] == "inputs":
         return InputSpec
     if loc == ("executor",):
-        return ExecutorSpec
+        return ExecutorConfig
     return None
 
 
@@ -185,7 +185,8 @@ def _structure_problems(exc: ValidationError, located: LocatedData) -> list[tupl
         elif err["type"] == "too_short" and loc == ("steps",):
             problems.append((line, "steps: the pipeline needs at least one step"))
         else:
-            problems.append((line, f"{where}: {err['msg']}"))
+            message = str(err["msg"]).removeprefix("Value error, ")
+            problems.append((line, f"{where}: {message}"))
     # a misspelt key is also reported as the missing key it should have been: keep one
     suggested = {m.split("did you mean ")[-1].rstrip("?") for _, m in problems if "did you mean" in m}
     problems = [

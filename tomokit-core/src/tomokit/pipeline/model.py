@@ -11,8 +11,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tomokit.components import KINDS
+from tomokit.executors import ExecutorConfig
 
-__all__ = ["ExecutorSpec", "InputSpec", "PipelineModel", "StepModel"]
+__all__ = ["InputSpec", "PipelineModel", "StepModel"]
 
 _ID = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
@@ -32,25 +33,22 @@ class InputSpec(_Strict):
         False,
         description="Divide integer images by their dtype's maximum, giving floats in [0, 1].",
     )
+    format: str | None = Field(
+        None,
+        description="Format name (see `tomokit.io.formats()`); default: from the file suffix "
+        "and contents.",
+    )
+    nan_policy: Literal["raise", "repair"] = Field(
+        "raise",
+        description="NaN/Inf in a tomography scan: 'raise' reports them with a count; "
+        "'repair' replaces each by the median of its neighbours in the sinogram.",
+    )
     angles: str | None = Field(
         None,
         description=(
             "Makes the input a sinogram: an HDF5 dataset path with the angles (radians) "
             "in the same file, or 'uniform-180' / 'uniform-360' for evenly spaced angles."
         ),
-    )
-
-
-class ExecutorSpec(_Strict):
-    """Where per-slice work runs; the choice changes speed, never results."""
-
-    kind: Literal["local", "dask"] = Field("local", description="Thread pool or Dask cluster.")
-    workers: int | None = Field(None, ge=1, description="Worker count (default: all cores).")
-    address: str | None = Field(
-        None, description="Dask scheduler address; a LocalCluster is started when empty."
-    )
-    block_slices: int | None = Field(
-        None, ge=1, description="Slices per block when streaming a volume."
     )
 
 
@@ -99,8 +97,8 @@ class PipelineModel(_Strict):
     outputs: list[str] | None = Field(
         None, description="Step ids whose results are saved (default: every step)."
     )
-    executor: ExecutorSpec = Field(
-        default_factory=lambda: ExecutorSpec(), description="Where per-slice work runs."
+    executor: ExecutorConfig = Field(
+        default_factory=lambda: ExecutorConfig(), description="Where per-slice work runs."
     )
 
     @field_validator("inputs")
