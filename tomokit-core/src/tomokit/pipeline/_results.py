@@ -1,0 +1,131 @@
+"""The results file: writing step values to HDF5 (arrays, numbers, strings, sinograms,
+dicts of them), reading them back, and the provenance (package versions) it records."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tomokit.components import (
+    Sinogram,
+)
+from tomokit.errors import InvalidInputError, RunError, TomokitError
+from tomokit.pipeline.load import ResolvedStep
+
+__all__ = ["HASH_ATTR", "RESULTS_FORMAT", "component_distribution", "convert_node", "describe", "dist_version", "read_results", "versions", "write_value"]
+
+
+RESULTS_FORMAT = "tomokit-results/1"
+
+
+HASH_ATTR = "tomokit_hash"
+
+
+def describe(value: Any) -> str:
+    if isinstance(value, Sinogram):
+        return f"sinogram {value.data.shape}"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k}: {describe(v)}" for k, v in value.items()) + "}"
+    arr = np.asarray(value)
+    if arr.ndim == 0 and np.issubdtype(arr.dtype, np.number):
+        return f"{float(arr):.6g}"
+    if arr.ndim == 1 and arr.size <= 8 and np.issubdtype(arr.dtype, np.number):
+        return "[" + ", ".join(f"{float(v):.4g}" for v in arr) + "]"
+    if arr.dtype.kind in "US" and arr.ndim == 0:
+        return str(arr)
+    return f"{arr.dtype} array {arr.shape}"
+
+
+def write_value(group: Any, name: str, value: Any) -> None:
+    """Write one step output (array, number, string, Sinogram or dict of them)."""
+    if value is None:
+        return
+    if isinstance(value, Sinogram):
+        sub = group.create_group(name)
+        sub.attrs["tomokit_type"] = "sinogram"
+        sub.create_dataset("data", data=value.data, compression="gzip")
+        sub.create_dataset("angles", data=value.angles)
+        sub.attrs["detector_spacing"] = value.detector_spacing
+        sub.attrs["center_offset"] = value.center_offset
+        sub.attrs["geometry"] = value.geometry
+        return
+    if isinstance(value, Mapping):
+        sub = group.create_group(name)
+        for key, item in value.items():
+            write_value(sub, str(key), item)
+        return
+    if isinstance(value, str):
+        group.create_dataset(name, data=value)
+        return
+    arr = np.asarray(value)
+    if arr.dtype == object:
+        raise RunError(f"output {name!r} of type {type(value).__name__} cannot be saved to HDF5")
+    if arr.dtype.kind == "U":
+        arr = arr.astype(object)
+        import h5py
+
+        group.create_dataset(name, data=arr, dtype=h5py.string_dtype())
+        return
+    big = arr.size >= 4096
+    group.create_dataset(name, data=arr, compression="gzip" if big else None, chunks=True if big else None)
+
+
+def versions(steps: list[ResolvedStep]) -> dict[str, str]:
+    versions = {"tomokit-core": dist_version("tomokit-core")}
+    for step in steps:
+        dist = component_distribution(step)
+        if dist:
+            versions[dist] = dist_version(dist)
+    return versions
+
+
+def dist_version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def component_distribution(step: ResolvedStep) -> str:
+    from tomokit.registry import get_registry
+
+    if step.cls.kind and step.name:
+        try:
+            return get_registry().get_spec(step.kind, step.name).distribution
+        except TomokitError:  # a class registered in-process under another registry
+            return ""
+    return ""
+
+
+def convert_node(node: Any) -> Any:
+    """An HDF5 node written by :func:`write_value` back as a value."""
+    import h5py
+
+    if isinstance(node, h5py.Group):
+        if node.attrs.get("tomokit_type") == "sinogram":
+            return Sinogram(
+                data=node["data"][()],
+                angles=node["angles"][()],
+                detector_spacing=float(node.attrs["detector_spacing"]),
+                center_offset=float(node.attrs["center_offset"]),
+            )
+        return {k: convert_node(v) for k, v in node.items()}
+    value = node[()]
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def read_results(path: str | Path) -> dict[str, Any]:
+    """Read a results file back: ``{step_id: value}`` (dicts for groups, Sinograms rebuilt)."""
+    import h5py
+
+    p = Path(path)
+    if not p.exists():
+        raise InvalidInputError(f"results file not found: {p}")
+    with h5py.File(p, "r") as h5:
+        if h5.attrs.get("format") != RESULTS_FORMAT:
+            raise InvalidInputError(f"{p} is not a tomokit results file")
+        return {k: convert_node(v) for k, v in h5["steps"].items()}
