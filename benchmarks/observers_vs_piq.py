@@ -104,8 +104,9 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    import tomokit
     import torch
+
+    import tomokit
 
     piq = _import_piq()
     if args.torch_threads:

@@ -45,6 +45,7 @@ def main() -> None:
     from skimage.data import shepp_logan_phantom
     from skimage.draw import random_shapes as sk_random_shapes
     from skimage.transform import resize
+
     from tomokit_phantom import generate
 
     generators = ["electrode", "jelly_roll", "catalyst", "shepp_logan", "random_shapes"]

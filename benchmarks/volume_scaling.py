@@ -37,6 +37,7 @@ import numpy as np
 import psutil
 import scipy.fft
 from pydantic import ByteSize, TypeAdapter
+
 from tomokit.executors import get_executor
 from tomokit.io import create_volume, open_volume
 

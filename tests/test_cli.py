@@ -10,6 +10,7 @@ from pathlib import Path
 import imageio.v3 as iio
 import numpy as np
 import pytest
+
 from tomokit.cli import main
 from tomokit.pipeline import read_results
 

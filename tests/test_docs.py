@@ -12,6 +12,7 @@ import runpy
 from pathlib import Path
 
 import pytest
+
 from tomokit.pipeline import parse_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]

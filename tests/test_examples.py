@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from tomokit.pipeline import load_pipeline, read_results, run_pipeline
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.yaml"))
@@ -34,6 +35,7 @@ def test_demo_orders_degradations_sensibly(tmp_path: Path):
 def test_scan_example_recovers_the_simulated_slices(tmp_path: Path):
     """The raw DXchange scan of examples/data/make_scan.py reconstructs to its phantom."""
     import numpy as np
+
     import tomokit
     import tomokit.metrics
     from tomokit.metrics import circle_mask

@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from tomokit.errors import PipelineError
 from tomokit.pipeline import load_pipeline
 

@@ -7,6 +7,7 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+
 import tomokit
 from tomokit.pipeline import load_pipeline, read_results, run_pipeline
 from tomokit.testing import check_component

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+
 import tomokit
 
 

@@ -6,8 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import tomokit
 from pydantic import Field
+
+import tomokit
 from tomokit.components import check_image
 
 

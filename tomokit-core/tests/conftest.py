@@ -8,6 +8,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from components_for_tests import Disc, MeanAbs, Shift, Stats
+
 from tomokit.testing import isolated_registry
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import scipy.fft
 import tifffile
+
 from tomokit import Distortion, InvalidInputError
 from tomokit.executors import ExecutorConfig, get_executor
 from tomokit.io import create_volume, open_scan, open_volume, read_array, write_array

@@ -17,6 +17,7 @@ import h5py
 import numpy as np
 import pytest
 import tifffile
+
 from tomokit import Observer, Scorer, load
 from tomokit.cli import main
 from tomokit.executors import get_executor

@@ -9,6 +9,7 @@ import h5py
 import numpy as np
 import pytest
 import tifffile
+
 from tomokit import FormatSpec, InvalidInputError, hookimpl
 from tomokit.io import create_volume, formats, open_volume, read_array, write_array
 from tomokit.registry import Registry, using_registry

@@ -8,6 +8,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+
 from tomokit import InvalidInputError, Sinogram
 from tomokit.io import _tomo, open_scan, open_volume, read_array
 

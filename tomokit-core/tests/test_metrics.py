@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy import stats
+
 from tomokit import metrics
 from tomokit.errors import InvalidInputError
 

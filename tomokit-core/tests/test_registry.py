@@ -5,8 +5,9 @@ import textwrap
 
 import numpy as np
 import pytest
-import tomokit
 from components_for_tests import MeanAbs, Shift
+
+import tomokit
 from tomokit.registry import Registry
 from tomokit.testing import check_component, isolated_registry
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+
 from tomokit.errors import InvalidInputError, RunError
 from tomokit.pipeline import parse_pipeline, read_results, run_pipeline
 

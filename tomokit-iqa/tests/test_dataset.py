@@ -9,6 +9,7 @@ from typing import ClassVar
 
 import numpy as np
 import pytest
+
 import tomokit
 from tomokit import InvalidInputError, Observer
 from tomokit.testing import check_component, isolated_registry, sample_image
@@ -289,6 +290,7 @@ def test_command_module_is_light() -> None:
 def test_default_observers_on_the_paper_crop() -> None:
     pytest.importorskip("tomokit_iqa.observers")
     import imageio.v3 as iio
+
     from tomokit_iqa.labels import DEFAULT_OBSERVERS
 
     ref = iio.imread(

@@ -12,6 +12,7 @@ from pathlib import Path
 import imageio.v3 as iio
 import numpy as np
 import pytest
+
 import tomokit
 from tomokit import InvalidInputError
 from tomokit_iqa.distortions import (

@@ -8,6 +8,7 @@ from pathlib import Path
 import imageio.v3 as iio
 import numpy as np
 import pytest
+
 import tomokit
 from tomokit import InvalidInputError
 from tomokit.testing import check_component
@@ -126,6 +127,7 @@ def test_bad_inputs() -> None:
 
 def test_command_csv_and_hdf5(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import h5py
+
     from tomokit.cli import main
 
     table = tmp_path / "t.csv"

@@ -6,6 +6,7 @@ from typing import ClassVar
 
 import numpy as np
 import pytest
+
 import tomokit
 from tomokit import InvalidInputError
 from tomokit_iqa.distortions import GaussianBlur, GaussianNoise

@@ -14,8 +14,9 @@ from pathlib import Path
 import imageio.v3 as iio
 import numpy as np
 import pytest
-import tomokit
 from scipy import signal
+
+import tomokit
 from tomokit import InvalidInputError, metrics
 from tomokit_iqa.observers import FSIM, GMSD, MDSI, MSE, MSSSIM, PSNR, SSIM
 from tomokit_iqa.observers._base import matlab_downsample, matlab_round

@@ -9,10 +9,11 @@ from pathlib import Path
 import imageio.v3 as iio
 import numpy as np
 import pytest
-import tomokit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import ndimage
+
+import tomokit
 
 CROPS = Path(__file__).parent / "data" / "tomoiqa-sample" / "distorted"
 NAMES = ("ssim", "ms_ssim", "fsim", "gmsd", "mdsi", "psnr", "mse")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 import tomokit
 from tomokit import InvalidInputError
 from tomokit.cli import main

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from tomokit_phantom.gallery import GALLERY, label_colours, main
 
 pytest.importorskip("tomokit_recon")

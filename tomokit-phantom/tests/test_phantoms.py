@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 import tomokit
 from tomokit import InvalidInputError, PhantomSample
 from tomokit_phantom import (

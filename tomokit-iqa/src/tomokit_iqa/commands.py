@@ -38,6 +38,7 @@ def _names(text: str, what: str) -> tuple[str, ...]:
 
 def _grey(arr: np.ndarray, where: str) -> np.ndarray:
     import numpy as np
+
     from tomokit import InvalidInputError
 
     if arr.ndim == 3 and arr.shape[-1] in (3, 4):
@@ -131,8 +132,8 @@ def iqa_dataset(
     """Generate a distorted, auto-labelled IQA dataset (TIQA) into one HDF5 file."""
     import numpy as np
     from rich.console import Console
-    from tomokit import InvalidInputError
 
+    from tomokit import InvalidInputError
     from tomokit_iqa.dataset import (
         DatasetParams,
         generate_dataset,
@@ -147,6 +148,7 @@ def iqa_dataset(
     except ValueError:
         raise InvalidInputError(f"--levels: expected integers such as 1,2,3, got {levels!r}") from None
     from pydantic import ValidationError
+
     from tomokit.api import format_validation_error
 
     try:
@@ -194,6 +196,7 @@ def _read_column(path: Path, name: str) -> np.ndarray:
     import csv as _csv
 
     import numpy as np
+
     from tomokit import InvalidInputError
 
     if not path.is_file():
@@ -272,8 +275,8 @@ def iqa_evaluate(
     import numpy as np
     from rich.console import Console
     from rich.table import Table
-    from tomokit import InvalidInputError
 
+    from tomokit import InvalidInputError
     from tomokit_iqa.evaluation import evaluate, plot_evaluation, write_report
 
     s = np.asarray(_column(scores, table), dtype=np.float64)

@@ -23,9 +23,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import Field, field_validator
+
 from tomokit import InvalidInputError, Params, Task
 from tomokit.components import check_image
-
 from tomokit_iqa.labels import (
     DEFAULT_OBSERVERS,
     Rule,

@@ -26,6 +26,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
+
 from tomokit import Distortion, InvalidInputError, Params
 from tomokit.components import check_image
 

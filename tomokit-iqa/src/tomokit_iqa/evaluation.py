@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
+
 from tomokit import InvalidInputError, Params, Task
 
 __all__ = ["Evaluate", "evaluate", "plot_evaluation", "write_report"]
@@ -48,6 +49,7 @@ def _logistic(scores: np.ndarray, labels: np.ndarray, nparams: int) -> Any:
     import warnings
 
     from scipy.optimize import OptimizeWarning
+
     from tomokit import metrics
 
     with warnings.catch_warnings():

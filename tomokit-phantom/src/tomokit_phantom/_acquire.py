@@ -24,8 +24,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import Field
-from tomokit import InvalidInputError, Params, PhantomSample, Reconstructor, Sinogram, Task, load
 
+from tomokit import InvalidInputError, Params, PhantomSample, Reconstructor, Sinogram, Task, load
 from tomokit_phantom._common import as_rng
 
 __all__ = ["AcquiredSlice", "AcquiredSlices", "AcquisitionParams", "acquire"]

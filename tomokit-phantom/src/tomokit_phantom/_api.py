@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+
 from tomokit import InvalidInputError, Phantom, PhantomSample, load
 
 __all__ = ["GENERATORS", "generate", "load_phantom"]

@@ -18,8 +18,8 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import Field, model_validator
 from scipy import ndimage
-from tomokit import InvalidInputError, Phantom, PhantomParams, PhantomSample
 
+from tomokit import InvalidInputError, Phantom, PhantomParams, PhantomSample
 from tomokit_phantom._common import (
     as_rng,
     check_shape,

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 from scipy import ndimage
+
 from tomokit import InvalidInputError, PhantomSample
 
 __all__ = [

@@ -21,8 +21,8 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import Field, model_validator
 from scipy import ndimage
-from tomokit import Phantom, PhantomParams, PhantomSample
 
+from tomokit import Phantom, PhantomParams, PhantomSample
 from tomokit_phantom._common import (
     as_rng,
     check_shape,

@@ -23,8 +23,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import Field, model_validator
-from tomokit import InvalidInputError, Phantom, PhantomParams, PhantomSample
 
+from tomokit import InvalidInputError, Phantom, PhantomParams, PhantomSample
 from tomokit_phantom._common import as_rng, check_shape, make_sample, resolve_attenuation
 from tomokit_phantom.materials import linear_attenuation
 

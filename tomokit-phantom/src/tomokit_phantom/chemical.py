@@ -26,8 +26,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import Field, model_validator
-from tomokit import InvalidInputError, Params, PhantomSample, Task
 
+from tomokit import InvalidInputError, Params, PhantomSample, Task
 from tomokit_phantom._common import as_rng
 
 __all__ = [

@@ -14,8 +14,8 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
-from tomokit import Phantom, PhantomParams, PhantomSample
 
+from tomokit import Phantom, PhantomParams, PhantomSample
 from tomokit_phantom._common import as_rng, check_shape, make_sample, resolve_attenuation
 
 __all__ = [

@@ -58,7 +58,6 @@ def phantom(
 ) -> None:
     """Generate synthetic phantoms with exact labels into an HDF5 dataset."""
     from tomokit import InvalidInputError
-
     from tomokit_phantom.dataset import write_dataset
 
     if count < 1:

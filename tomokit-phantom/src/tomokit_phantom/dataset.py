@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import Field
+
 from tomokit import InvalidInputError, Params, PhantomSample, Task
 
 __all__ = [

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import tomokit
 from pydantic import Field
+
+import tomokit
 
 
 class BackProjection(tomokit.Reconstructor):

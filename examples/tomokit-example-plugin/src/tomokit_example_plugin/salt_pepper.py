@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-import tomokit
 from pydantic import Field
+
+import tomokit
 
 
 class SaltPepper(tomokit.Distortion):

@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
+
 from tomokit import InvalidInputError, Observer, Params
 from tomokit.components import SliceMapper
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-from tomokit import Params, metrics
 
+from tomokit import Params, metrics
 from tomokit_iqa.observers._base import FRObserver, FRParams, Scaling
 
 __all__ = ["MSE", "PSNR"]

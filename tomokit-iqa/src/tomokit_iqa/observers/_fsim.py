@@ -16,8 +16,8 @@ from typing import ClassVar
 import numpy as np
 import scipy.fft as sfft
 from pydantic import Field
-from tomokit import Params
 
+from tomokit import Params
 from tomokit_iqa.observers._base import (
     FRObserver,
     FRParams,

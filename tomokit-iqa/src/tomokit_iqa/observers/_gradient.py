@@ -12,8 +12,8 @@ from typing import ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
-from tomokit import Params
 
+from tomokit import Params
 from tomokit_iqa.observers._base import (
     FRObserver,
     FRParams,

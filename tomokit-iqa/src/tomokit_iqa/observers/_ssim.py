@@ -13,8 +13,8 @@ from typing import ClassVar
 import numpy as np
 from pydantic import Field
 from scipy import ndimage
-from tomokit import Params
 
+from tomokit import Params
 from tomokit_iqa.observers._base import (
     FRObserver,
     FRParams,
