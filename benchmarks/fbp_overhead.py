@@ -40,9 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     import astra
-    import tomokit
     from skimage.data import shepp_logan_phantom
     from skimage.transform import iradon, resize
+
+    import tomokit
     from tomokit_recon import reconstruction_metrics, simulate_sinogram
 
     n = args.size

@@ -6,6 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
+
 import tomokit
 from tomokit import InvalidInputError, Sinogram
 from tomokit_recon import reconstruction_metrics, simulate_sinogram

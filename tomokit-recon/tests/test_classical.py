@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+
 import tomokit
 from tomokit import InvalidInputError, Sinogram
 from tomokit_recon import make_sinogram, parallel_angles, reconstruction_metrics

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 import tomokit
 from tomokit import InvalidInputError
 from tomokit.metrics import circle_mask

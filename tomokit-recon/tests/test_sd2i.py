@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+
 import tomokit
 from tomokit import Sinogram
 from tomokit_recon import reconstruction_metrics, simulate_sinogram
@@ -20,6 +21,7 @@ pytest.importorskip("tensorflow")
 @pytest.mark.parametrize("offset", [0.0, 1.5])
 def test_tf_operator_matches_astra(phantom48: np.ndarray, projector: str, offset: float) -> None:
     import tensorflow as tf
+
     from tomokit_recon._sd2i_tf import SparseRadon
 
     sino = simulate_sinogram(phantom48, n_angles=37, projector=projector, center_offset=offset)
@@ -31,6 +33,7 @@ def test_tf_operator_matches_astra(phantom48: np.ndarray, projector: str, offset
 def test_tf_operator_gradient_is_astra_backprojection(phantom48: np.ndarray) -> None:
     import astra
     import tensorflow as tf
+
     from tomokit_recon._sd2i_tf import SparseRadon
 
     sino = simulate_sinogram(phantom48, n_angles=20)
@@ -66,16 +69,18 @@ def test_generator_shapes(size: int) -> None:
 
 def test_sd2iu_beats_fbp_on_undersampled_phantom() -> None:
     """Dong et al. (2023) Table 2: with few angles SD2Iu beats FBP. Here 48 px, 16 angles,
-    300 iterations with the paper's loss and learning rate."""
+    300 iterations with the paper's network and loss and the faster-converging cosine
+    schedule (Adam 2e-3), which benchmarks/sd2i_table.py shows at 256 px."""
     img = phantom(48)
     sino = simulate_sinogram(img, n_angles=16)
     fbp = reconstruction_metrics(img, tomokit.load("reconstructor", "fbp").reconstruct(sino))
-    model = tomokit.load("reconstructor", "sd2iu", iterations=300, progress=False, seed=1)
+    model = tomokit.load("reconstructor", "sd2iu", iterations=300, progress=False, seed=1,
+                         schedule="cosine", learning_rate=2e-3, warmup=30)
     rec = model.reconstruct(sino)
     assert rec.shape == img.shape and rec.min() >= 0
     assert np.all(rec[~tomokit.metrics.circle_mask(rec.shape)] == 0)
     sd2iu = reconstruction_metrics(img, rec)
-    assert sd2iu["mse"] < 0.6 * fbp["mse"], (sd2iu, fbp)
+    assert sd2iu["mse"] < 0.5 * fbp["mse"], (sd2iu, fbp)
     assert sd2iu["ssim"] > fbp["ssim"] + 0.05, (sd2iu, fbp)
     hist = model.history  # type: ignore[attr-defined]
     assert hist.loss[hist.best_iteration] == min(hist.loss) < 0.2 * hist.loss[0]

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any, Literal
 
 import numpy as np
+
 from tomokit import InvalidInputError, Sinogram
 
 __all__ = [

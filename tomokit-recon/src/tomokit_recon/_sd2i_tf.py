@@ -23,9 +23,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
 import tensorflow as tf
+
 from tomokit import Sinogram
 from tomokit.metrics import circle_mask
-
 from tomokit_recon._astra import projection_matrix
 
 __all__ = ["SparseRadon", "TrainResult", "build_generator", "train"]

@@ -20,9 +20,9 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
+
 from tomokit import Distortion, InvalidInputError, Params, Sinogram
 from tomokit.components import SliceMapper, check_image
-
 from tomokit_recon._astra import forward_project as _astra_forward
 from tomokit_recon._astra import parallel_angles
 

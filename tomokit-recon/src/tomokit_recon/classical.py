@@ -14,8 +14,8 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
-from tomokit import InvalidInputError, Params, Reconstructor, Sinogram
 
+from tomokit import InvalidInputError, Params, Reconstructor, Sinogram
 from tomokit_recon._astra import run_algorithm
 
 __all__ = ["CGLS", "FBP", "SART", "SIRT", "check_sinogram"]

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import Field
+
 from tomokit import InvalidInputError, Params, Task
 from tomokit.components import check_image
 from tomokit.metrics import circle_mask, mae, mse, psnr

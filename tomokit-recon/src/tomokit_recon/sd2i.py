@@ -17,8 +17,8 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
-from tomokit import Params, Reconstructor, Sinogram
 
+from tomokit import Params, Reconstructor, Sinogram
 from tomokit_recon.classical import check_sinogram
 
 __all__ = ["SD2I", "SD2IParams", "SD2Iu", "SD2IuParams"]
