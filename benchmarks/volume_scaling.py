@@ -143,6 +143,7 @@ def main() -> None:
     budget = int(TypeAdapter(ByteSize).validate_python(args.block_memory))
     slack = int(TypeAdapter(ByteSize).validate_python(args.slack))
     workdir = Path(args.dir or tempfile.mkdtemp(prefix="tomokit-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
     src = workdir / "volume.h5"
     nbytes = args.slices * args.size * args.size * 4
     print(f"volume: {args.slices} x {args.size} x {args.size} float32 = {nbytes / MiB:.0f} MiB "
