@@ -54,3 +54,16 @@ def test_bad_input_is_named():
     with pytest.raises(InvalidInputError, match="data_range"):
         metrics.psnr([1], [1], data_range=0)
     assert np.isnan(metrics.plcc([1, 1, 1], [1, 2, 3]))
+
+
+def test_error_metrics_name_non_finite_inputs_and_survive_float32_overflow():
+    a = np.zeros((3, 3), np.float32)
+    b = a.copy()
+    b[1, 1] = np.nan
+    b[0, 0] = np.inf
+    with pytest.raises(InvalidInputError, match="test: 2 non-finite"):
+        metrics.mse(a, b)
+    with pytest.raises(InvalidInputError, match="reference: 2 non-finite"):
+        metrics.mae(b, a)
+    big = np.full((2, 2), 3e38, np.float32)
+    assert metrics.mse(-big, big) == pytest.approx((6e38) ** 2, rel=1e-6)

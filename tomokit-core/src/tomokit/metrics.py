@@ -28,8 +28,12 @@ __all__ = [
 ]
 
 
-def _pair(a: Any, b: Any, names: tuple[str, str] = ("a", "b")) -> tuple[np.ndarray, np.ndarray]:
-    """Check two arrays (same shape, non-empty, numeric, finite) without copying them."""
+def _pair(
+    a: Any, b: Any, names: tuple[str, str] = ("a", "b"), *, check_finite: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Check two arrays (same shape, non-empty, numeric, finite) without copying them.
+
+    ``check_finite=False`` leaves finiteness to the caller (see :func:`_mean_error`)."""
     x = np.asarray(a)
     y = np.asarray(b)
     if x.shape != y.shape:
@@ -41,7 +45,7 @@ def _pair(a: Any, b: Any, names: tuple[str, str] = ("a", "b")) -> tuple[np.ndarr
             arr
         ):
             raise InvalidInputError(f"{name}: expected real numbers, got dtype {arr.dtype}")
-        if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
+        if check_finite and np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
             bad = int(np.count_nonzero(~np.isfinite(arr)))
             raise InvalidInputError(f"{name}: {bad} non-finite value(s)")
     return x, y
@@ -72,18 +76,33 @@ def circle_mask(shape: tuple[int, int], radius: float | None = None) -> np.ndarr
     return ((yy - (h - 1) / 2.0) ** 2 + (xx - (w - 1) / 2.0) ** 2) <= r * r
 
 
+def _mean_error(reference: Any, test: Any, mask: Any, square: bool) -> float:
+    """Mean of ``|x - y|`` or ``(x - y)^2`` in as few passes over the data as possible.
+
+    Finiteness is checked on the result: NaN or Inf in an input always makes it
+    non-finite, and only then are the inputs scanned to name and count the bad values
+    (a finite result that overflowed single precision is recomputed in double)."""
+    x, y = _masked(*_pair(reference, test, ("reference", "test"), check_finite=False), mask)
+    with np.errstate(over="ignore", invalid="ignore"):  # judged on the result below
+        d = _difference(x, y)
+        value = float(
+            np.mean(np.square(d, out=d) if square else np.abs(d, out=d), dtype=np.float64)
+        )
+    if not np.isfinite(value):
+        _pair(x, y, ("reference", "test"))  # raises, naming the non-finite values
+        d64 = np.subtract(x, y, dtype=np.float64)
+        value = float(np.mean(d64 * d64 if square else np.abs(d64)))
+    return value
+
+
 def mae(reference: Any, test: Any, *, mask: Any = None) -> float:
     """Mean absolute error."""
-    x, y = _masked(*_pair(reference, test, ("reference", "test")), mask)
-    d = _difference(x, y)
-    return float(np.mean(np.abs(d, out=d), dtype=np.float64))
+    return _mean_error(reference, test, mask, square=False)
 
 
 def mse(reference: Any, test: Any, *, mask: Any = None) -> float:
     """Mean squared error."""
-    x, y = _masked(*_pair(reference, test, ("reference", "test")), mask)
-    d = _difference(x, y)
-    return float(np.mean(np.square(d, out=d), dtype=np.float64))
+    return _mean_error(reference, test, mask, square=True)
 
 
 def rmse(reference: Any, test: Any, *, mask: Any = None) -> float:
