@@ -211,15 +211,25 @@ class Distortion(Component):
         if isinstance(data, Sinogram):
             return self.apply(data, None, rng)  # type: ignore[arg-type]
         stack, was_2d = as_image_stack(data)
-        seeds = rng.integers(0, 2**63 - 1, size=len(stack))
-        slices = list(zip(list(stack), seeds.tolist(), strict=True))
+        seeds = self.slice_seeds(rng, len(stack))
         out = map_slices(
-            lambda pair: self.apply(pair[0], None, np.random.default_rng(int(pair[1]))),
-            slices,
-            mapper,
+            lambda item: self.apply_slice(seeds, item), list(enumerate(stack)), mapper
         )
         result = np.stack(out)
         return result[0] if was_2d else result
+
+    @staticmethod
+    def slice_seeds(rng: np.random.Generator, n: int) -> np.ndarray:
+        """One seed per slice of a volume, drawn from the step's generator.
+
+        Every slice gets its own stream, so results do not depend on how slices are
+        grouped into blocks or spread over workers (in memory or streamed)."""
+        return rng.integers(0, 2**63 - 1, size=n)
+
+    def apply_slice(self, seeds: np.ndarray, item: tuple[int, np.ndarray]) -> np.ndarray:
+        """Apply to slice ``index`` of ``item = (index, image)`` with that slice's seed."""
+        index, image = item
+        return self.apply(image, None, np.random.default_rng(int(seeds[index])))
 
 
 class Observer(Component):

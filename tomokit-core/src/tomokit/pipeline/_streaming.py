@@ -102,11 +102,6 @@ class _VolumeSink:
             self.writer.discard()
 
 
-def _apply_distortion(component: Distortion, seeds: np.ndarray, item: tuple[int, Any]) -> Any:
-    index, image = item
-    return component.apply(image, None, np.random.default_rng(int(seeds[index])))
-
-
 def _compare_pair(component: Observer, pair: np.ndarray) -> float:
     return float(component.compare(pair[0], pair[1]))
 
@@ -173,8 +168,8 @@ def stream_step(component: Any, inputs: dict[str, Any], rng: np.random.Generator
     if (isinstance(component, Distortion) and component.domain == "image"
             and not _overrides(component, Distortion) and "image" in lazy):
         reader = lazy["image"]
-        seeds = rng.integers(0, 2**63 - 1, size=len(reader))  # as Distortion.run_step
-        fn = functools.partial(_apply_distortion, component, seeds)
+        seeds = component.slice_seeds(rng, len(reader))  # the same streams as in memory
+        fn = functools.partial(component.apply_slice, seeds)
         return True, ctx.to_volume(fn, reader, indexed=True)
     if (isinstance(component, Observer) and not _overrides(component, Observer)
             and set(lazy) == {"reference", "distorted"}):
