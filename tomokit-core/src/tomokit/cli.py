@@ -430,7 +430,7 @@ def compare(
         assert isinstance(obs, Observer)
         row: dict[str, Any] = {"observer": name, "higher_is_better": type(obs).higher_is_better}
         try:
-            row["value"] = float(obs.compare(ref.astype(np.float64), dist.astype(np.float64)))
+            row["value"] = float(obs.compare(ref, dist))
         except InvalidInputError as exc:
             if observer != "all":
                 raise
