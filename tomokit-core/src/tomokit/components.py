@@ -25,12 +25,15 @@ __all__ = [
     "KINDS",
     "Component",
     "Distortion",
+    "Execution",
+    "Filter",
     "NoParams",
     "Observer",
     "Params",
     "Phantom",
     "PhantomParams",
     "PhantomSample",
+    "Projector",
     "Reconstructor",
     "Scorer",
     "Segmenter",
@@ -40,11 +43,15 @@ __all__ = [
     "Trainable",
     "as_image_stack",
     "check_image",
+    "component_outputs",
     "map_slices",
+    "normalized_entropy",
 ]
 
 Kind = Literal[
     "distortion",
+    "filter",
+    "projector",
     "observer",
     "scorer",
     "segmenter",
@@ -55,6 +62,8 @@ Kind = Literal[
 ]
 KINDS: tuple[str, ...] = (
     "distortion",
+    "filter",
+    "projector",
     "observer",
     "scorer",
     "segmenter",
@@ -65,6 +74,10 @@ KINDS: tuple[str, ...] = (
 )
 
 SliceMapper = Callable[[Callable[[Any], Any], Sequence[Any]], list[Any]]
+#: How the runner feeds a component a volume: one slice per call (mapped over the
+#: executor's workers), one batch of slices per call (model-based components), or the
+#: whole input at once.
+Execution = Literal["slice", "batch", "whole"]
 
 
 class Params(BaseModel):
@@ -149,6 +162,21 @@ class Component(abc.ABC):
     #: Inputs that may be omitted.
     optional_inputs: ClassVar[tuple[str, ...]] = ()
 
+    # Declared capabilities: the runner reads these instead of guessing.
+    #: How a volume is fed to the component (see :data:`Execution`).
+    execution: ClassVar[Execution] = "whole"
+    #: Whether one instance may be called from several threads at once. A component
+    #: that is not runs serially (or one instance per worker process).
+    thread_safe: ClassVar[bool] = True
+    #: Which device it computes on: ``cpu`` only, ``gpu`` only, or ``any``.
+    device_support: ClassVar[Literal["cpu", "gpu", "any"]] = "cpu"
+    #: Preferred number of slices per call for ``execution = "batch"``; ``None`` lets
+    #: the executor size batches from its memory budget.
+    batch_size: ClassVar[int | None] = None
+    #: Names of the outputs of a step with several (a dict with these keys); ``()`` for
+    #: one unnamed value. Later steps reference ``step_id.output``.
+    outputs: ClassVar[tuple[str, ...]] = ()
+
     params: _ParamsBase
 
     def __init__(
@@ -188,6 +216,7 @@ class Distortion(Component):
     """
 
     kind: ClassVar[str] = "distortion"
+    execution: ClassVar[Execution] = "slice"
     domain: ClassVar[Literal["image", "sinogram"]] = "image"
     levels: ClassVar[int] = 5
 
@@ -232,6 +261,61 @@ class Distortion(Component):
         return self.apply(image, None, np.random.default_rng(int(seeds[index])))
 
 
+class Filter(Component):
+    """Improves an image (denoise, sharpen, remove rings): ``filter(image) -> image``.
+
+    The counterpart of :class:`Distortion`: deterministic, never modifies its input,
+    keeps the shape. ``domain`` says whether it acts on reconstructed images (a 2-D
+    image; a volume is filtered slice by slice) or on sinograms (rows are angles).
+    """
+
+    kind: ClassVar[str] = "filter"
+    execution: ClassVar[Execution] = "slice"
+    domain: ClassVar[Literal["image", "sinogram"]] = "image"
+
+    @abc.abstractmethod
+    def filter(self, image: np.ndarray) -> np.ndarray:
+        """Return a filtered copy of the 2-D ``image`` (a sinogram's data for
+        ``domain = "sinogram"``)."""
+
+    def run_step(
+        self,
+        inputs: Mapping[str, Any],
+        *,
+        rng: np.random.Generator,
+        mapper: SliceMapper | None = None,
+    ) -> Any:
+        data = inputs["image"]
+        if isinstance(data, Sinogram):
+            return data.with_data(self.filter(data.data))
+        stack, was_2d = as_image_stack(data)
+        out = np.stack(map_slices(self.filter, list(stack), mapper))
+        return out[0] if was_2d else out
+
+
+class Projector(Component):
+    """Turns an image into a sinogram: ``project(image) -> Sinogram`` (forward
+    projection, acquisition simulation); the inverse direction of a
+    :class:`Reconstructor`."""
+
+    kind: ClassVar[str] = "projector"
+    execution: ClassVar[Execution] = "slice"
+
+    @abc.abstractmethod
+    def project(self, image: np.ndarray) -> Sinogram:
+        """Return the sinogram of the 2-D ``image``."""
+
+    def run_step(
+        self,
+        inputs: Mapping[str, Any],
+        *,
+        rng: np.random.Generator,
+        mapper: SliceMapper | None = None,
+    ) -> Any:
+        image = check_image(inputs["image"], ndim=(2,))
+        return self.project(image)
+
+
 class Observer(Component):
     """A full-reference image-quality measure: ``compare(reference, distorted) -> float``.
 
@@ -240,6 +324,7 @@ class Observer(Component):
     """
 
     kind: ClassVar[str] = "observer"
+    execution: ClassVar[Execution] = "slice"
     higher_is_better: ClassVar[bool] = True
     value_range: ClassVar[tuple[float, float]] = (0.0, 1.0)
     input_names: ClassVar[tuple[str, ...]] = ("reference", "distorted")
@@ -293,6 +378,7 @@ class Scorer(Component):
     """A no-reference quality scorer: ``score(images) -> scores``, one per image."""
 
     kind: ClassVar[str] = "scorer"
+    execution: ClassVar[Execution] = "batch"
     higher_is_better: ClassVar[bool] = True
     input_names: ClassVar[tuple[str, ...]] = ("images",)
 
@@ -314,25 +400,38 @@ class Scorer(Component):
 class Segmenter(Component):
     """Per-pixel class probabilities: ``predict_proba(images) -> probs``.
 
-    ``probs`` has shape ``(N, H, W, C)``; :meth:`segment` takes the argmax (or the 0.5
-    threshold for one channel).
+    ``probs`` has shape ``(N, H, W, C)`` (``C >= 2``; a one-channel sigmoid output is
+    expanded to background/foreground); :meth:`segment` takes the argmax. As a step it
+    has three outputs: ``labels`` (uint8), ``probabilities`` and ``uncertainty`` (the
+    per-pixel entropy normalised by ``log C``, 0 = certain, 1 = uniform).
     """
 
     kind: ClassVar[str] = "segmenter"
+    execution: ClassVar[Execution] = "batch"
     input_names: ClassVar[tuple[str, ...]] = ("images",)
+    outputs: ClassVar[tuple[str, ...]] = ("labels", "probabilities", "uncertainty")
 
     @abc.abstractmethod
     def predict_proba(self, images: np.ndarray) -> np.ndarray:
         """Return probabilities ``(N, H, W, C)`` for a batch ``(N, H, W)``."""
 
+    def probabilities(self, images: np.ndarray) -> tuple[np.ndarray, bool]:
+        """``(probs (N, H, W, C) float32 with C >= 2, was_2d)`` for an image or a batch."""
+        stack, was_2d = as_image_stack(images, name="images")
+        probs = np.asarray(self.predict_proba(stack), dtype=np.float32)
+        if probs.ndim != 4 or probs.shape[:3] != stack.shape:
+            raise InvalidInputError(
+                f"{type(self).__name__}.predict_proba returned shape {probs.shape} for "
+                f"images of shape {stack.shape}; expected (N, H, W, C)"
+            )
+        if probs.shape[-1] == 1:
+            probs = np.concatenate([1.0 - probs, probs], axis=-1)
+        return probs, was_2d
+
     def segment(self, images: np.ndarray) -> np.ndarray:
         """Return integer labels ``(N, H, W)`` (or ``(H, W)`` for a 2-D image)."""
-        stack, was_2d = as_image_stack(images, name="images")
-        probs = self.predict_proba(stack)
-        if probs.shape[-1] == 1:
-            labels = (probs[..., 0] >= 0.5).astype(np.uint8)
-        else:
-            labels = np.argmax(probs, axis=-1).astype(np.uint8)
+        probs, was_2d = self.probabilities(images)
+        labels = np.argmax(probs, axis=-1).astype(np.uint8)
         return labels[0] if was_2d else labels
 
     def run_step(
@@ -342,7 +441,28 @@ class Segmenter(Component):
         rng: np.random.Generator,
         mapper: SliceMapper | None = None,
     ) -> Any:
-        return self.segment(inputs["images"])
+        probs, was_2d = self.probabilities(inputs["images"])
+        out = {
+            "labels": np.argmax(probs, axis=-1).astype(np.uint8),
+            "probabilities": probs,
+            "uncertainty": normalized_entropy(probs),
+        }
+        return {k: v[0] for k, v in out.items()} if was_2d else out
+
+
+def normalized_entropy(probs: np.ndarray) -> np.ndarray:
+    """Per-pixel entropy ``-sum_c p_c log p_c / log C`` of probabilities ``(..., C)``."""
+    p = np.clip(np.asarray(probs, dtype=np.float32), 1e-12, 1.0)
+    n_classes = p.shape[-1]
+    if n_classes < 2:
+        return np.zeros(p.shape[:-1], dtype=np.float32)
+    h = -np.sum(p * np.log(p), axis=-1) / np.float32(np.log(n_classes))
+    return np.clip(h, 0.0, 1.0).astype(np.float32)
+
+
+def component_outputs(cls: type[Component] | Component) -> tuple[str, ...]:
+    """The named outputs of a component class (``()`` for a single value)."""
+    return tuple(cls.outputs)
 
 
 @dataclass(frozen=True)
@@ -403,6 +523,7 @@ class Reconstructor(Component):
     """Turns a :class:`Sinogram` into an image: ``reconstruct(sinogram) -> image``."""
 
     kind: ClassVar[str] = "reconstructor"
+    execution: ClassVar[Execution] = "slice"
     input_names: ClassVar[tuple[str, ...]] = ("sinogram",)
 
     @abc.abstractmethod
@@ -432,6 +553,7 @@ class SuperResolver(Component):
     """
 
     kind: ClassVar[str] = "super_resolver"
+    execution: ClassVar[Execution] = "batch"
     input_names: ClassVar[tuple[str, ...]] = ("low", "guide")
     optional_inputs: ClassVar[tuple[str, ...]] = ("guide",)
 
@@ -480,6 +602,7 @@ class Phantom(Component):
     """
 
     kind: ClassVar[str] = "phantom"
+    outputs: ClassVar[tuple[str, ...]] = ("image", "labels")
     input_names: ClassVar[tuple[str, ...]] = ()
     Params: ClassVar[type[_ParamsBase]] = PhantomParams
 

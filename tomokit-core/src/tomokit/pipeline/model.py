@@ -57,6 +57,8 @@ class StepModel(_Strict):
 
     id: str = Field(pattern=_ID, description="Unique step id; later steps refer to it.")
     distortion: str | None = Field(None, description="Name of a distortion component.")
+    filter: str | None = Field(None, description="Name of a pre-processing filter.")
+    projector: str | None = Field(None, description="Name of a projector (image -> sinogram).")
     observer: str | None = Field(None, description="Name of a full-reference observer.")
     scorer: str | None = Field(None, description="Name of a no-reference scorer.")
     segmenter: str | None = Field(None, description="Name of a segmenter.")
