@@ -67,3 +67,68 @@ def test_error_metrics_name_non_finite_inputs_and_survive_float32_overflow():
         metrics.mae(b, a)
     big = np.full((2, 2), 3e38, np.float32)
     assert metrics.mse(-big, big) == pytest.approx((6e38) ** 2, rel=1e-6)
+
+
+# --- multi-class segmentation scores (tomokit-seg) ----------------------------------------
+
+
+def test_confusion_matrix_rows_are_truth():
+    truth = np.array([[0, 0, 1, 2]])
+    pred = np.array([[0, 1, 1, 1]])
+    m = metrics.confusion_matrix(pred, truth)
+    assert m.tolist() == [[1, 1, 0], [0, 1, 0], [0, 1, 0]]
+    assert metrics.confusion_matrix(pred, truth, n_classes=4).shape == (4, 4)
+    with pytest.raises(InvalidInputError, match="n_classes"):
+        metrics.confusion_matrix(pred, truth, n_classes=2)
+
+
+def test_per_class_scores_by_hand_and_binary_agree():
+    truth = np.array([[0, 0, 1, 2]])
+    pred = np.array([[0, 1, 1, 1]])
+    # class 0: tp 1, fp 0, fn 1; class 1: tp 1, fp 2, fn 0; class 2: tp 0, fn 1
+    assert metrics.f1_per_class(pred, truth) == pytest.approx([2 / 3, 0.5, 0.0])
+    assert metrics.iou_per_class(pred, truth) == pytest.approx([0.5, 1 / 3, 0.0])
+    assert metrics.mean_f1(pred, truth) == pytest.approx((2 / 3 + 0.5) / 3)
+    assert metrics.mean_iou(pred, truth) == pytest.approx((0.5 + 1 / 3) / 3)
+    b_truth, b_pred = np.array([[1, 1, 0, 0]]), np.array([[1, 0, 1, 0]])
+    assert metrics.f1_per_class(b_pred, b_truth)[1] == pytest.approx(metrics.f1_score(b_pred, b_truth))
+    assert metrics.iou_per_class(b_pred, b_truth)[1] == pytest.approx(metrics.iou(b_pred, b_truth))
+    # a class in neither map is NaN (left out of the means), not a perfect score
+    scores = metrics.f1_per_class(np.zeros((2, 2), int), np.zeros((2, 2), int), n_classes=3)
+    assert scores[0] == 1.0 and np.isnan(scores[1:]).all()
+
+
+def test_label_checks_name_the_problem():
+    with pytest.raises(InvalidInputError, match="integer"):
+        metrics.f1_per_class(np.array([0.5, 1.0]), np.array([0, 1]))
+    with pytest.raises(InvalidInputError, match=">= 0"):
+        metrics.iou_per_class(np.array([-1, 1]), np.array([0, 1]))
+    with pytest.raises(InvalidInputError, match="shape"):
+        metrics.confusion_matrix(np.zeros((2, 2), int), np.zeros((2, 3), int))
+    assert metrics.confusion_matrix(np.array([0.0, 1.0]), np.array([True, False])).sum() == 2
+
+
+def test_boundary_f1_tolerance():
+    truth = np.zeros((32, 32), np.uint8)
+    truth[:, 16:] = 1
+    assert metrics.boundary_f1(truth, truth) == 1.0
+    shifted = np.roll(truth, 3, axis=1)
+    shifted[:, :3] = 0
+    # boundaries are two pixels wide (columns 15, 16 and 18, 19): the moved edge is
+    # 2 to 4 px away, so half of it lies within 2 px and all of it within 3 px
+    assert metrics.boundary_f1(shifted, truth, tolerance=1) == 0.0
+    assert metrics.boundary_f1(shifted, truth, tolerance=2) == pytest.approx(0.5)
+    assert metrics.boundary_f1(shifted, truth, tolerance=3) == 1.0
+    # a spurious blob halves precision of its own boundary pixels
+    blob = truth.copy()
+    blob[4:8, 4:8] = 1
+    bf = metrics.boundary_f1(blob, truth, tolerance=1)
+    n_true = metrics.label_boundaries(truth).sum()
+    n_blob = metrics.label_boundaries(blob).sum()
+    precision = n_true / n_blob
+    assert bf == pytest.approx(2 * precision / (precision + 1))
+    assert metrics.boundary_f1(np.zeros((4, 4)), np.zeros((4, 4))) == 1.0
+    assert metrics.boundary_f1(np.zeros((4, 4)), truth[:4, 14:18]) == 0.0
+    stack = np.stack([truth, shifted])
+    assert metrics.boundary_f1(stack, stack, tolerance=0) == 1.0
+    assert metrics.boundary_f1(truth, truth, label=1) == 1.0

@@ -14,12 +14,19 @@ import numpy as np
 from tomokit.errors import InvalidInputError
 
 __all__ = [
+    "boundary_f1",
     "circle_mask",
+    "confusion_matrix",
+    "f1_per_class",
     "f1_score",
     "iou",
+    "iou_per_class",
     "krcc",
+    "label_boundaries",
     "logistic_fit",
     "mae",
+    "mean_f1",
+    "mean_iou",
     "mse",
     "plcc",
     "psnr",
@@ -229,3 +236,151 @@ def f1_score(pred: Any, truth: Any, *, label: int = 1) -> float:
     a, b = p == label, t == label
     denom = np.count_nonzero(a) + np.count_nonzero(b)
     return 1.0 if denom == 0 else float(2 * np.count_nonzero(a & b) / denom)
+
+
+# --- multi-class segmentation scores ------------------------------------------------------
+# Why here: every package that segments (tomokit-seg, tomokit-phantom's checks, benchmarks)
+# must score labels the same way. Rows of the confusion matrix are the truth, columns the
+# prediction (the scikit-learn convention), so per-class scores read off it directly.
+
+
+def _label_pair(pred: Any, truth: Any, n_classes: int | None) -> tuple[np.ndarray, np.ndarray, int]:
+    """Check two label maps (same shape, non-negative integers) and the class count."""
+    p, t = _binary_pair(pred, truth)
+    for name, arr in (("prediction", p), ("truth", t)):
+        if arr.dtype == np.bool_:
+            continue
+        if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+            raise InvalidInputError(f"{name}: expected integer labels, got dtype {arr.dtype}")
+        if np.issubdtype(arr.dtype, np.floating) and not (
+            np.all(np.isfinite(arr)) and np.all(arr == np.round(arr))
+        ):
+            raise InvalidInputError(
+                f"{name}: labels must be integers (class indices), got non-integer values"
+            )
+        if arr.min() < 0:
+            raise InvalidInputError(f"{name}: labels must be >= 0, got {arr.min()}")
+    p = p.astype(np.int64, copy=False)
+    t = t.astype(np.int64, copy=False)
+    top = int(max(p.max(), t.max())) + 1
+    if n_classes is None:
+        n_classes = max(top, 2)
+    elif n_classes < 1:
+        raise InvalidInputError(f"n_classes: expected >= 1, got {n_classes}")
+    elif top > n_classes:
+        raise InvalidInputError(
+            f"n_classes: labels go up to {top - 1}, more than n_classes={n_classes} allows"
+        )
+    return p, t, int(n_classes)
+
+
+def confusion_matrix(pred: Any, truth: Any, *, n_classes: int | None = None) -> np.ndarray:
+    """``(C, C)`` pixel counts: ``m[i, j]`` = pixels of true class ``i`` predicted as ``j``.
+
+    ``n_classes`` defaults to the largest label + 1 (at least 2)."""
+    p, t, c = _label_pair(pred, truth, n_classes)
+    counts = np.bincount((t * c + p).ravel(), minlength=c * c)
+    return counts.reshape(c, c).astype(np.int64)
+
+
+def _per_class(
+    pred: Any, truth: Any, n_classes: int | None, empty: float, iou_form: bool
+) -> np.ndarray:
+    m = confusion_matrix(pred, truth, n_classes=n_classes).astype(np.float64)
+    tp = np.diag(m)
+    fp = m.sum(axis=0) - tp
+    fn = m.sum(axis=1) - tp
+    denom = tp + fp + fn if iou_form else 2 * tp + fp + fn
+    num = tp if iou_form else 2 * tp
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(denom > 0, num / np.where(denom > 0, denom, 1), empty)
+    return out
+
+
+def f1_per_class(
+    pred: Any, truth: Any, *, n_classes: int | None = None, empty: float = np.nan
+) -> np.ndarray:
+    """Per-class F1 (Dice) scores, shape ``(C,)``.
+
+    A class absent from both prediction and truth gets ``empty`` (NaN by default, so
+    :func:`numpy.nanmean` averages over the classes present; the binary :func:`f1_score`
+    returns 1.0 in that case)."""
+    return _per_class(pred, truth, n_classes, empty, iou_form=False)
+
+
+def iou_per_class(
+    pred: Any, truth: Any, *, n_classes: int | None = None, empty: float = np.nan
+) -> np.ndarray:
+    """Per-class intersection over union (Jaccard), shape ``(C,)``; ``empty`` as in
+    :func:`f1_per_class`."""
+    return _per_class(pred, truth, n_classes, empty, iou_form=True)
+
+
+def mean_f1(pred: Any, truth: Any, *, n_classes: int | None = None) -> float:
+    """Macro-averaged F1 over the classes present in prediction or truth."""
+    return float(np.nanmean(f1_per_class(pred, truth, n_classes=n_classes)))
+
+
+def mean_iou(pred: Any, truth: Any, *, n_classes: int | None = None) -> float:
+    """Macro-averaged IoU (mIoU) over the classes present in prediction or truth."""
+    return float(np.nanmean(iou_per_class(pred, truth, n_classes=n_classes)))
+
+
+def label_boundaries(labels: Any, *, label: int | None = None) -> np.ndarray:
+    """Boolean map of boundary pixels of a 2-D label map (or of each slice of a stack).
+
+    A pixel is on a boundary when a 4-neighbour in its slice has another label (with
+    ``label`` set: when it belongs to that class and a 4-neighbour does not)."""
+    lab = np.asarray(labels)
+    if lab.ndim not in (2, 3):
+        raise InvalidInputError(f"labels: expected a 2-D map or a stack, got shape {lab.shape}")
+    if label is not None:
+        lab = lab == label
+    edge = np.zeros(lab.shape, dtype=bool)
+    for axis in (-1, -2):
+        diff = np.diff(lab, axis=axis) != 0
+        lo = [slice(None)] * lab.ndim
+        hi = [slice(None)] * lab.ndim
+        lo[axis] = slice(None, -1)
+        hi[axis] = slice(1, None)
+        edge[tuple(lo)] |= diff
+        edge[tuple(hi)] |= diff
+    if label is not None:
+        edge &= lab
+    return edge
+
+
+def boundary_f1(
+    pred: Any, truth: Any, *, tolerance: float = 2.0, label: int | None = None
+) -> float:
+    """Boundary F1 (BF score, Csurka et al. 2013) with a ``tolerance`` in pixels.
+
+    Precision: share of predicted boundary pixels within ``tolerance`` of a true boundary
+    pixel; recall the converse; BF = 2PR / (P + R). Boundaries are taken in-plane (a
+    stack is scored slice by slice, counts pooled). ``label`` scores one class's outline;
+    by default every change of label counts. 1.0 when neither has a boundary, 0.0 when
+    only one has."""
+    from scipy.ndimage import distance_transform_edt
+
+    p, t, _ = _label_pair(pred, truth, None)
+    if p.ndim not in (2, 3):
+        raise InvalidInputError(f"labels: expected a 2-D map or a stack, got shape {p.shape}")
+    if not tolerance >= 0:
+        raise InvalidInputError(f"tolerance: expected >= 0 pixels, got {tolerance}")
+    bp = label_boundaries(p, label=label)
+    bt = label_boundaries(t, label=label)
+    if p.ndim == 2:
+        bp, bt = bp[None], bt[None]
+    hit_p = hit_t = n_p = n_t = 0
+    for sp, st in zip(bp, bt, strict=True):
+        n_p += int(sp.sum())
+        n_t += int(st.sum())
+        if sp.any() and st.any():
+            hit_p += int(np.count_nonzero(distance_transform_edt(~st)[sp] <= tolerance))
+            hit_t += int(np.count_nonzero(distance_transform_edt(~sp)[st] <= tolerance))
+    if n_p == 0 and n_t == 0:
+        return 1.0
+    if n_p == 0 or n_t == 0:
+        return 0.0
+    precision, recall = hit_p / n_p, hit_t / n_t
+    return 0.0 if precision + recall == 0 else float(2 * precision * recall / (precision + recall))
