@@ -62,6 +62,8 @@ class VolumeReader(abc.ABC):
     ``iter_blocks(n)`` walks the stack ``n`` slices at a time. Use it as a context
     manager (or call :meth:`close`). Readers pickle as "reopen this file", so a Dask
     worker reads the slices it needs itself instead of receiving them over the network.
+    ``path`` is made absolute when the reader opens: a worker started in another folder
+    (every worker on a cluster) reopens the same file, not one relative to its own folder.
     """
 
     format_name: ClassVar[str] = ""
@@ -72,7 +74,8 @@ class VolumeReader(abc.ABC):
 
     def __init__(self, path: Path, dataset: str | None, shape: tuple[int, ...], dtype: Any,
                  *, single: bool = False) -> None:
-        self.path = Path(path)
+        # absolute now, while the working folder is the one the path was given in
+        self.path = Path(path).absolute()
         self.dataset = dataset
         self.shape = tuple(int(s) for s in shape)
         self.dtype = np.dtype(dtype)
