@@ -224,3 +224,34 @@ def test_dask_with_an_existing_scheduler_address(volume: tuple[Path, np.ndarray]
             assert ex.workers == 2
             out = ex.map_blocks(ramp, r, block_slices=6)
         assert np.array_equal(np.stack(out), np.stack([ramp(s) for s in a]))
+
+
+def test_readers_reopen_from_another_working_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader opened by a relative path travels (pickled, as to a Dask worker) as its
+    absolute path: a process in another folder reopens the same file, not a missing one."""
+    import pickle
+    import shutil
+
+    data = tmp_path / "client"
+    (data / "tiffs").mkdir(parents=True)
+    a = np.random.default_rng(1).random((4, 8, 8)).astype(np.float32)
+    write_array(data / "v.h5", a)
+    write_array(data / "v.tif", a)
+    for i, s in enumerate(a):
+        tifffile.imwrite(data / "tiffs" / f"s{i}.tif", s)
+    scan = Path(__file__).resolve().parents[2] / "examples" / "data" / "scan_dxchange.h5"
+    shutil.copy(scan, data / "scan.h5")
+    monkeypatch.chdir(data)
+    readers = [open_volume(p) for p in ("v.h5", "v.tif", "tiffs")] + [open_scan("scan.h5")]
+    recipes = [pickle.dumps(r) for r in readers]
+    elsewhere = tmp_path / "worker"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    for reader, recipe in zip(readers, recipes, strict=True):
+        assert reader.path.is_absolute() and reader.path.parent == data, reader.path
+        with pickle.loads(recipe) as again:
+            assert again.path == reader.path
+            assert np.array_equal(again.read(slice(None)), reader.read(slice(None)))
+        reader.close()

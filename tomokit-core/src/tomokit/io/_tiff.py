@@ -90,6 +90,7 @@ class TiffFolderReader(VolumeReader):
     format_name = "tiff"
 
     def __init__(self, path: Path) -> None:
+        path = Path(path).absolute()  # the slices are read later, maybe from another folder
         files = sorted(
             (p for p in path.iterdir() if p.suffix.lower() in TIFF_EXTENSIONS and p.is_file()),
             key=lambda p: _natural_key(p.name),
