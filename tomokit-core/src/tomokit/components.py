@@ -358,20 +358,41 @@ class Observer(Component):
 
 
 class Trainable(abc.ABC):
-    """Mixin for components that learn: ``fit``, ``save`` and ``load``."""
+    """The training contract of a learned component (implemented once, for Keras, by
+    :class:`tomokit.learn.KerasComponent`).
+
+    ``TrainParams`` is the recipe model (:class:`tomokit.learn.TrainParams` or a
+    subclass); ``fit`` trains and returns a :class:`tomokit.learn.TrainReport`; ``save``
+    writes a ``.keras`` file with its JSON sidecar; the class method ``from_file`` makes
+    a component from a saved model, its params updated by ``overrides`` (named so as not
+    to clash with :func:`tomokit.load`).
+    """
+
+    TrainParams: ClassVar[type[BaseModel]]
 
     @abc.abstractmethod
-    def fit(self, *args: Any, **kwargs: Any) -> Any:
-        """Train on data; returns a history or summary."""
+    def fit(
+        self,
+        data: Any,
+        *,
+        validation: Any = None,
+        train: Any = None,
+        callbacks: Sequence[Any] = (),
+        checkpoint_dir: Any = None,
+    ) -> Any:
+        """Train on ``data`` (validated against ``validation``, or a by-source split of
+        ``data``) with the ``train`` recipe; return a :class:`tomokit.learn.TrainReport`."""
 
     @abc.abstractmethod
-    def save(self, path: str) -> None:
-        """Write the trained model (``.keras`` plus a JSON sidecar) to ``path``."""
+    def save(self, path: Any) -> Any:
+        """Write the trained model (``.keras`` plus a JSON sidecar) to ``path``; return a
+        :class:`tomokit.learn.ModelFile`."""
 
     @classmethod
     @abc.abstractmethod
-    def load(cls, path: str) -> Any:
-        """Read a model written by :meth:`save`."""
+    def from_file(cls, path: Any, **overrides: Any) -> Any:
+        """A component using the model saved at ``path`` (or a shipped model's name) with
+        the params it was saved with, updated by ``overrides``."""
 
 
 class Scorer(Component):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pluggy
 
-from tomokit.specs import CommandSpec, ComponentSpec, FormatSpec
+from tomokit.specs import CommandSpec, ComponentSpec, FormatSpec, ModelSpec
 
 __all__ = ["hookimpl", "hookspec"]
 
@@ -44,4 +44,17 @@ def tomokit_commands() -> list[CommandSpec]:  # type: ignore[empty-body]
 
     Called when the CLI is built. Results of all plugins are concatenated; a command
     name that clashes with a built-in or another plugin's is skipped with a warning.
+    """
+
+
+@hookspec
+def tomokit_models() -> list[ModelSpec]:  # type: ignore[empty-body]
+    """Return the trained models this plugin ships inside its package, as
+    :class:`ModelSpec` objects.
+
+    Called once per registry, the first time models are listed or a model is named by
+    name rather than path. Results of all plugins are concatenated. Specs name package
+    resources and must not open them: a model file is located (``importlib.resources``)
+    and checked only when used. Two plugins shipping the same name is a conflict the user
+    resolves by qualifying it (``name@plugin``) or disabling a plugin.
     """

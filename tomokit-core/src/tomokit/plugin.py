@@ -8,7 +8,11 @@ from tomokit.specs import ComponentSpec, FormatSpec
 
 @hookimpl
 def tomokit_components() -> list[ComponentSpec]:
-    return []
+    return [
+        ComponentSpec("task", "train", "tomokit.learn._task:TrainTask",
+                      "Train a learned component on a dataset and write its model file",
+                      extras=("tf",)),
+    ]
 
 
 @hookimpl

@@ -28,7 +28,7 @@ import pluggy
 from tomokit import hookspecs
 from tomokit.components import KINDS, Component
 from tomokit.errors import PluginError
-from tomokit.specs import CommandSpec, ComponentSpec, FormatSpec
+from tomokit.specs import CommandSpec, ComponentSpec, FormatSpec, ModelSpec
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -84,6 +84,7 @@ class Registry:
         self._discovered = False
         self._specs: list[ComponentSpec] | None = None
         self._formats: list[FormatSpec] | None = None
+        self._models: list[ModelSpec] | None = None
         self._classes: dict[tuple[str, str], type[Component]] = {}
         self._direct: dict[tuple[str, str], tuple[ComponentSpec, type[Component]]] = {}
 
@@ -142,6 +143,7 @@ class Registry:
         """Every discovered plugin, broken and disabled ones included."""
         self.specs()
         self.formats()
+        self.models()
         return sorted(self._plugins.values(), key=lambda p: p.name)
 
     def register(self, obj: Any, name: str | None = None) -> str:
@@ -175,6 +177,7 @@ class Registry:
             )
             self._specs = None
             self._formats = None
+            self._models = None
             return plugin_name
 
     def unregister(self, name: str) -> None:
@@ -189,6 +192,7 @@ class Registry:
                 del self._plugins[name]
             self._specs = None
             self._formats = None
+            self._models = None
             self._classes.clear()
 
     # ---------------------------------------------------------------- components
@@ -262,6 +266,33 @@ class Registry:
                     self._collect("tomokit_formats"), key=lambda s: (s.name, s.plugin)
                 )
             return list(self._formats)
+
+
+    # -------------------------------------------------------------------- models
+    def models(self) -> list[ModelSpec]:
+        """All shipped-model specs (the ``tomokit_models`` hook), sorted by name."""
+        with self._lock:
+            if self._models is None:
+                self._models = sorted(
+                    self._collect("tomokit_models"), key=lambda s: (s.name, s.plugin)
+                )
+            return list(self._models)
+
+    def get_model(self, name: str) -> ModelSpec:
+        """The one shipped model called ``name`` (``name@plugin`` picks among conflicts)."""
+        base, _, plugin = name.partition("@")
+        candidates = [m for m in self.models() if m.name == base]
+        if plugin:
+            candidates = [m for m in candidates if m.plugin == plugin]
+        if not candidates:
+            raise PluginError(_unknown("model", name, sorted({m.name for m in self.models()})))
+        if len(candidates) > 1:
+            who = " and ".join(f"{m.plugin!r} ({m.distribution})" for m in candidates)
+            raise PluginError(
+                f"model {base!r} is shipped by plugins {who}; choose one by writing "
+                f"'{base}@{candidates[0].plugin}' or disable the others with --disable-plugin"
+            )
+        return candidates[0]
 
 
 def _unknown(what: str, name: str, choices: Iterable[str]) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from tomokit.errors import PluginError
 
-__all__ = ["CommandSpec", "ComponentSpec", "FormatSpec"]
+__all__ = ["CommandSpec", "ComponentSpec", "FormatSpec", "ModelSpec"]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -93,3 +93,45 @@ class CommandSpec:
             raise PluginError(f"command name {self.name!r} is invalid: use lower-case and '-'")
         if not _TARGET.match(self.target):
             raise PluginError(f"command {self.name!r}: target {self.target!r} must be 'module:func'")
+
+
+_MODEL_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*(/[a-z0-9][a-z0-9_.-]*)?$")
+_RESOURCE = re.compile(r"^[A-Za-z_][\w.]*:[^:\\]+\.keras$")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A trained model a plugin ships inside its package.
+
+    ``name`` is what users write (``model: tomokit-seg/dlinknet``), conventionally
+    ``distribution/model``; ``resource`` is ``"package:relative/path.keras"``, found with
+    :mod:`importlib.resources` only when the model is used (its ``.json`` sidecar lies
+    beside it). ``plugin``, ``distribution`` and ``version`` are filled in by the registry.
+    """
+
+    name: str
+    resource: str
+    summary: str = ""
+    plugin: str = ""
+    distribution: str = ""
+    version: str = ""
+
+    def __post_init__(self) -> None:
+        if not _MODEL_NAME.match(self.name) or self.name.endswith(".keras"):
+            raise PluginError(
+                f"model name {self.name!r} is invalid: use lower-case letters, digits, "
+                "'_', '-', '.' and at most one '/' (e.g. 'mypkg/denoiser'), not ending in .keras"
+            )
+        if not _RESOURCE.match(self.resource):
+            raise PluginError(
+                f"model {self.name!r}: resource {self.resource!r} must look like "
+                "'package:relative/path.keras'"
+            )
+
+    @property
+    def package(self) -> str:
+        return self.resource.partition(":")[0]
+
+    @property
+    def relative_path(self) -> str:
+        return self.resource.partition(":")[2]
