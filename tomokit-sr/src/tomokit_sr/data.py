@@ -1,0 +1,237 @@
+"""Training and test data for chemical super-resolution, from tomokit-phantom pairs.
+
+A *triple* is (low-resolution chemical map, high-resolution absorption guide,
+high-resolution chemical truth) for one diffracting phase of one phantom. The chemical
+map is what XRD-CT gives after unmixing: ``chemical_pair`` mixes the phase maps (block
+means over the ``factor x factor`` beam footprint) with the phases' diffraction patterns,
+adds Poisson noise to that low-resolution cube, and least-squares unmixing with the
+patterns returns noisy concentration maps; the truth is the clean full-resolution
+concentration (area-fraction) map, in the same units (0..1).
+
+Splits are by seed: the training, validation and test sets draw phantoms from disjoint
+seed ranges (:data:`SPLIT_SEEDS`), so no phantom is in two sets. Phantom types cycle
+through :data:`CONFIGS` (catalyst lattices and packed beds with two diffraction-pattern
+sets, NMC and graphite-like electrodes, a jelly roll), and the counting statistics vary
+per phantom (``counts`` log-uniform in 2e3..5e4 photons per low-resolution pixel).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from tomokit import InvalidInputError
+
+__all__ = [
+    "CONFIGS",
+    "SPLIT_SEEDS",
+    "Triple",
+    "augment",
+    "make_triples",
+    "normalize_low",
+    "patch_batches",
+    "shift_guide",
+    "triples_from_pair",
+]
+
+Split = Literal["train", "validation", "test"]
+
+#: First seed of each split; phantom ``i`` of a split uses seed ``SPLIT_SEEDS[split] + i``.
+SPLIT_SEEDS: dict[str, int] = {"train": 0, "validation": 1_000_000, "test": 2_000_000}
+
+#: (phantom, params) cycled through by index: two catalyst pattern sets (Ni/NiO/alumina,
+#: Cu/Ni/alumina, overlapping fcc peaks), lattice and packed bodies, NMC and graphite-like electrodes, a cell.
+CONFIGS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("catalyst", {"structure": "lattice", "distribution": "eggshell"}),
+    ("electrode", {}),
+    ("catalyst", {"structure": "packed", "distribution": "eggyolk"}),
+    ("catalyst", {"structure": "lattice", "phases": ("alumina", "copper", "nickel"),
+                  "distribution": "uniform"}),
+    ("electrode", {"aspect_ratio": 3.0, "alignment": 0.7, "cbd_fraction": 0.1}),
+    ("catalyst", {"structure": "packed", "phases": ("alumina", "copper", "nickel"),
+                  "distribution": "eggshell"}),
+    ("jelly_roll", {"turns": 8}),
+)
+
+
+@dataclass(frozen=True)
+class Triple:
+    """One chemical map with its guide and truth; ``source`` names phantom and seed."""
+
+    low: np.ndarray  # (h, w) float32
+    guide: np.ndarray  # (f h, f w) float32, absorption in 1/cm
+    truth: np.ndarray  # (f h, f w) float32, same units as low
+    source: str
+    phase: str
+    factor: int
+
+
+def triples_from_pair(pair: Any, source: str = "") -> list[Triple]:
+    """The triples of one ``tomokit_phantom.ChemicalPairResult``: one per diffracting phase,
+    the low-resolution map unmixed from its (possibly noisy) cube by least squares."""
+    pats = np.asarray(pair.patterns, dtype=np.float64)  # (P, C)
+    maps_low = np.asarray(pair.cube_low, dtype=np.float64) @ np.linalg.pinv(pats)  # (h, w, P)
+    out = []
+    for k, phase in enumerate(pair.chem_phases):
+        out.append(Triple(
+            low=maps_low[..., k].astype(np.float32),
+            guide=np.asarray(pair.absorption, dtype=np.float32),
+            truth=np.asarray(pair.maps_high[k], dtype=np.float32),
+            source=source, phase=phase, factor=int(pair.factor),
+        ))
+    return out
+
+
+def make_triples(
+    split: Split,
+    n_phantoms: int,
+    *,
+    factor: int = 4,
+    size: int = 128,
+    start: int = 0,
+    configs: Sequence[tuple[str, dict[str, Any]]] = CONFIGS,
+    noise: bool = True,
+) -> list[Triple]:
+    """Triples of ``n_phantoms`` phantoms of ``split`` (deterministic; disjoint seeds per split).
+
+    Phantom ``i`` uses seed ``SPLIT_SEEDS[split] + start + i`` and config
+    ``configs[(start + i) % len(configs)]``. ``noise=False`` gives noiseless cubes.
+    """
+    from tomokit_phantom import chemical_pair, generate
+
+    if split not in SPLIT_SEEDS:
+        raise InvalidInputError(f"split: expected one of {', '.join(SPLIT_SEEDS)}, got {split!r}")
+    if factor not in (2, 4, 8):
+        raise InvalidInputError(f"factor: expected 2, 4 or 8, got {factor}")
+    if size % factor or size < 8 * factor:
+        raise InvalidInputError(
+            f"size: expected a multiple of factor {factor} of at least {8 * factor}, got {size}"
+        )
+    if n_phantoms < 1:
+        raise InvalidInputError(f"n_phantoms: expected >= 1, got {n_phantoms}")
+    out: list[Triple] = []
+    for i in range(start, start + n_phantoms):
+        seed = SPLIT_SEEDS[split] + i
+        name, params = configs[i % len(configs)]
+        sample = generate(name, size, seed, **params)
+        gen = np.random.default_rng(seed)
+        counts = float(np.exp(gen.uniform(np.log(2e3), np.log(5e4)))) if noise else None
+        pair = chemical_pair(sample, factor=factor, counts=counts, rng=gen)
+        out.extend(triples_from_pair(pair, source=f"{name}#{seed}"))
+    return out
+
+
+def normalize_low(low: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(low / scale, scale)`` with ``scale`` the per-channel max of ``|low|`` (1 where 0).
+
+    Why: networks see maps of order one whatever the units, and multiplying back by
+    ``scale`` returns the chemical map in its own units (absolute values kept).
+    """
+    arr = np.asarray(low, dtype=np.float32)
+    scale = np.abs(arr).max(axis=(0, 1), keepdims=True)
+    scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
+    return (arr / scale).astype(np.float32), scale
+
+
+def shift_guide(guide: np.ndarray, dy: float, dx: float) -> np.ndarray:
+    """The guide moved by ``(dy, dx)`` px (bilinear, edges replicated): a misregistration."""
+    from scipy import ndimage
+
+    return ndimage.shift(np.asarray(guide, dtype=np.float32), (dy, dx), order=1, mode="nearest")
+
+
+def augment(
+    low: np.ndarray,
+    guide: np.ndarray,
+    truth: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    max_shift: float = 2.0,
+    shift_probability: float = 0.5,
+    guide_noise: float = 0.02,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Random rotation by 90 degrees and flip of all three, then, with
+    ``shift_probability``, the guide misregistered by up to ``max_shift`` px in each
+    direction (real pairs are never perfectly aligned) and Gaussian noise on the guide
+    (``guide_noise`` times its range)."""
+    k = int(rng.integers(4))
+    flip = bool(rng.integers(2))
+
+    def geo(a: np.ndarray) -> np.ndarray:
+        a = np.rot90(a, k)
+        return np.ascontiguousarray(a[:, ::-1] if flip else a)
+
+    low, guide, truth = geo(low), geo(guide), geo(truth)
+    if max_shift > 0 and rng.random() < shift_probability:
+        dy, dx = rng.uniform(-max_shift, max_shift, 2)
+        guide = shift_guide(guide, float(dy), float(dx))
+    if guide_noise > 0:
+        span = float(guide.max() - guide.min()) or 1.0
+        sigma = rng.uniform(0, guide_noise) * span
+        guide = (guide + rng.normal(0, sigma, guide.shape)).astype(np.float32)
+    return low, guide, truth
+
+
+def patch_batches(
+    triples: Sequence[Triple],
+    *,
+    batch_size: int,
+    patch: int,
+    rng: np.random.Generator,
+    training: bool = True,
+    steps: int | None = None,
+    max_shift: float = 2.0,
+) -> Iterator[tuple[tuple[np.ndarray, np.ndarray], np.ndarray]]:
+    """Batches ``((low (B, p, p, 1), guide (B, fp, fp, 1)), truth (B, fp, fp, 1))``.
+
+    Inputs are normalised like the components do it at prediction time (low and truth by
+    the low map's max, guide to [0, 1] over the whole image) before a ``patch x patch``
+    low-resolution crop is cut. ``training`` adds :func:`augment`; otherwise crops are
+    fixed per triple (the same validation set every epoch). ``steps`` batches, or one
+    pass over ``triples`` when ``None``.
+    """
+    from tomokit_sr._base import normalize_guide
+
+    if not triples:
+        raise InvalidInputError("triples: no training data")
+    f = triples[0].factor
+    h, w = triples[0].low.shape
+    if patch > min(h, w):
+        raise InvalidInputError(f"patch: {patch} is larger than the low-resolution maps {h, w}")
+    n = len(triples)
+    n_batches = steps if steps is not None else max(1, -(-n // batch_size))
+    order = rng.permutation(n) if training else np.arange(n)
+    pos = 0
+    fixed = np.random.default_rng(12345)
+    for _ in range(n_batches):
+        lows, guides, truths = [], [], []
+        for _ in range(batch_size):
+            if pos >= n:
+                pos = 0
+                if training:
+                    order = rng.permutation(n)
+                elif steps is None:
+                    break
+            t = triples[order[pos]]
+            pos += 1
+            low, guide, truth = t.low, t.guide, t.truth
+            if training:
+                low, guide, truth = augment(low, guide, truth, rng, max_shift=max_shift)
+            low_n, scale = normalize_low(low)
+            guide_n = normalize_guide(guide[..., None])[..., 0]
+            truth_n = truth / scale[..., 0]
+            src = rng if training else fixed
+            i = int(src.integers(0, h - patch + 1))
+            j = int(src.integers(0, w - patch + 1))
+            lows.append(low_n[i:i + patch, j:j + patch])
+            guides.append(guide_n[f * i:f * (i + patch), f * j:f * (j + patch)])
+            truths.append(truth_n[f * i:f * (i + patch), f * j:f * (j + patch)])
+        if not lows:
+            return
+        yield (
+            (np.stack(lows)[..., None], np.stack(guides)[..., None]),
+            np.stack(truths)[..., None].astype(np.float32),
+        )
