@@ -20,13 +20,13 @@ import tomokit
 def main() -> None:
     rng = np.random.default_rng(0)
     n_rows, n_angles, size = 4, 60, 64
-    project = tomokit.load("distortion", "forward_project", n_angles=n_angles)
+    project = tomokit.load("projector", "forward_project", n_angles=n_angles)
     phantom = tomokit.load("phantom", "shepp_logan")
     sinos = []
     for row in range(n_rows):
         image = phantom.generate((size, size), rng).image
         image = np.roll(image, row - n_rows // 2, axis=0)  # neighbouring slices differ
-        sinos.append(project.apply(image / image.max() * 0.05, None, rng).data)
+        sinos.append(project.project(image / image.max() * 0.05).data)
     line_integrals = np.stack(sinos, axis=1)  # (angles, rows, columns)
     dark = 100.0
     flat = 20000.0 * (1 + 0.02 * rng.standard_normal((n_rows, size)))  # detector gain

@@ -17,7 +17,8 @@ NAMES = ["photon_noise", "detector_gain", "dead_pixels", "undersample", "detecto
 def test_forward_project_matches_astra(phantom48: np.ndarray) -> None:
     import astra
 
-    fp = tomokit.load("distortion", "forward_project", n_angles=30, projector="strip")
+    fp = tomokit.load("projector", "forward_project", n_angles=30, projector="strip")
+    assert isinstance(fp, tomokit.Projector)
     sino = fp.run_step({"image": phantom48}, rng=np.random.default_rng(0))
     assert isinstance(sino, Sinogram) and sino.data.shape == (30, 48)
     np.testing.assert_allclose(np.rad2deg(sino.angles), np.arange(0, 180, 6), atol=1e-9)
@@ -41,8 +42,18 @@ def test_forward_project_params(phantom48: np.ndarray) -> None:
     np.testing.assert_allclose(totals, phantom48.sum(), rtol=2e-3)
     with pytest.raises(InvalidInputError, match="square"):
         simulate_sinogram(np.ones((10, 12)))
-    with pytest.raises(InvalidInputError, match="level"):
-        tomokit.load("distortion", "forward_project").apply(phantom48, 2)
+    fp = tomokit.load("projector", "forward_project", n_angles=40)
+    np.testing.assert_array_equal(fp.project(phantom48).data, simulate_sinogram(phantom48, n_angles=40).data)
+    with pytest.raises(InvalidInputError, match="already a sinogram"):
+        fp.run_step({"image": s}, rng=np.random.default_rng(0))
+    with pytest.raises(InvalidInputError, match="2-D image"):
+        fp.run_step({"image": np.ones((2, 8, 8))}, rng=np.random.default_rng(0))
+
+
+def test_forward_project_is_no_longer_a_distortion() -> None:
+    """The old kind fails, and the message names the new place."""
+    with pytest.raises(tomokit.PluginError, match="forward_project"):
+        tomokit.load("distortion", "forward_project")
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -106,7 +117,7 @@ def test_blur_preserves_mass(sino48: Sinogram) -> None:
 
 def test_pipeline_style_chain(phantom48: np.ndarray) -> None:
     rng = np.random.default_rng(0)
-    sino = tomokit.load("distortion", "forward_project", n_angles=60).run_step(
+    sino = tomokit.load("projector", "forward_project", n_angles=60).run_step(
         {"image": phantom48}, rng=rng)
     for name, params in [("photon_noise", {"level": 2}), ("undersample", {"level": 1})]:
         sino = tomokit.load("distortion", name, **params).run_step({"image": sino}, rng=rng)

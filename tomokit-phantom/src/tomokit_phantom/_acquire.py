@@ -6,7 +6,7 @@ angles, blur), while their ground truth (the clean image and its labels) stays e
 
 Nothing here re-implements tomography: forward projection, the sinogram distortions and
 the reconstructors are tomokit-recon's components, looked up through the registry
-(``forward_project``, ``detector_blur``, ``detector_gain``, ``dead_pixels``,
+(the projector ``forward_project``, ``detector_blur``, ``detector_gain``, ``dead_pixels``,
 ``photon_noise``, ``undersample``; ``fbp``, ``sirt``, ``sart``, ``cgls``). Install them with
 ``pip install 'tomokit-phantom[recon]'``.
 
@@ -116,8 +116,8 @@ def acquire(
 
     n_det = int(np.ceil(w * np.sqrt(2))) + 2 if p.full_field else w
     n_det += (n_det - w) % 2  # keep the image centred on the detector
-    projector: Any = load("distortion", "forward_project", n_angles=n_angles, n_detectors=n_det)
-    sino: Sinogram = projector.apply(sample.image)
+    projector: Any = load("projector", "forward_project", n_angles=n_angles, n_detectors=n_det)
+    sino: Sinogram = projector.project(sample.image)
     clean_sino = sino
     steps: list[tuple[str, dict[str, Any]]] = []
     if p.blur_sigma > 0:

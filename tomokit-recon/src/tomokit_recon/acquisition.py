@@ -1,8 +1,8 @@
 """Acquisition simulation: forward projection and sinogram-domain distortions.
 
-A simulated acquisition goes image -> :class:`ForwardProject` -> sinogram distortions ->
-a reconstructor. Every distortion takes a :class:`tomokit.Sinogram` and returns a new one
-(the input is never modified); levels 1..5 map to the documented parameters in each
+A simulated acquisition goes image -> :class:`ForwardProject` (a projector) -> sinogram
+distortions -> a reconstructor. Every distortion takes a :class:`tomokit.Sinogram` and
+returns a new one (the input is never modified); levels 1..5 map to the documented parameters in each
 class's ``LEVELS``; with ``level`` unset the continuous parameter is used. Results are
 deterministic for a seed.
 
@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
-from tomokit import Distortion, InvalidInputError, Params, Sinogram
+from tomokit import Distortion, InvalidInputError, Params, Projector, Sinogram
 from tomokit.components import SliceMapper, check_image
 from tomokit_recon._astra import forward_project as _astra_forward
 from tomokit_recon._astra import parallel_angles
@@ -45,7 +45,7 @@ def _as_sinogram(obj: Any, who: str) -> Sinogram:
     if not isinstance(obj, Sinogram):
         raise InvalidInputError(
             f"{who}: expected a tomokit.Sinogram, got {type(obj).__name__}; project an image "
-            "first (distortion 'forward_project') or build one with tomokit_recon.make_sinogram"
+            "first (projector 'forward_project') or build one with tomokit_recon.make_sinogram"
         )
     if not np.all(np.isfinite(obj.data)):
         raise InvalidInputError(f"{who}: sinogram data contain non-finite values")
@@ -302,23 +302,15 @@ class ForwardProjectParams(Params):
     device: Literal["auto", "cpu", "gpu"] = Field("cpu", description="ASTRA device.")
 
 
-class ForwardProject(Distortion):
+class ForwardProject(Projector):
     """Parallel-beam forward projection of a square image into a :class:`tomokit.Sinogram`
-    (ASTRA). It has no severity levels: ``level`` must be unset."""
+    (ASTRA). A projector, not a distortion: it changes the domain (image -> sinogram)
+    and degrades nothing; the sinogram distortions come after it."""
 
     summary: ClassVar[str] = "Image -> parallel-beam sinogram (ASTRA forward projection)"
-    domain: ClassVar[Literal["image", "sinogram"]] = "sinogram"
-    levels: ClassVar[int] = 0
     Params = ForwardProjectParams
 
-    def apply(  # type: ignore[override]
-        self,
-        image: np.ndarray,
-        level: int | None = None,
-        rng: np.random.Generator | int | None = None,
-    ) -> Sinogram:
-        if level is not None:
-            raise InvalidInputError("forward_project has no severity levels; leave level unset")
+    def project(self, image: np.ndarray) -> Sinogram:
         if isinstance(image, Sinogram):
             raise InvalidInputError("forward_project: input is already a sinogram; pass an image")
         p = self.params
@@ -347,4 +339,9 @@ class ForwardProject(Distortion):
         arr = np.asarray(image)
         if arr.ndim == 3 and arr.shape[0] == 1:
             arr = arr[0]
-        return self.apply(arr, None, rng)
+        if arr.ndim != 2:
+            raise InvalidInputError(
+                f"forward_project: expected one 2-D image, got shape {arr.shape}; "
+                "a sinogram is 2-D, so project a volume slice by slice"
+            )
+        return self.project(arr)

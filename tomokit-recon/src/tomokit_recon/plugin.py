@@ -7,6 +7,7 @@ from tomokit import ComponentSpec, hookimpl
 _C = "tomokit_recon.classical"
 _A = "tomokit_recon.acquisition"
 _S = "tomokit_recon.sd2i"
+_F = "tomokit_recon.filters"
 
 
 @hookimpl
@@ -21,7 +22,7 @@ def tomokit_components() -> list[ComponentSpec]:
                       "Self-supervised SD2I, no upsampling (Dong et al. 2023)", extras=("tf",)),
         ComponentSpec("reconstructor", "sd2iu", f"{_S}:SD2Iu",
                       "Self-supervised SD2I with upsampling (Dong et al. 2023)", extras=("tf",)),
-        ComponentSpec("distortion", "forward_project", f"{_A}:ForwardProject",
+        ComponentSpec("projector", "forward_project", f"{_A}:ForwardProject",
                       "Image -> parallel-beam sinogram (ASTRA forward projection)"),
         ComponentSpec("distortion", "photon_noise", f"{_A}:PhotonNoise",
                       "Poisson photon noise, I0 = 1e5 .. 1e3 (sinogram)"),
@@ -35,4 +36,26 @@ def tomokit_components() -> list[ComponentSpec]:
                       "Gaussian detector blur along each projection (sinogram)"),
         ComponentSpec("task", "recon_metrics", "tomokit_recon.evaluation:ReconMetrics",
                       "MAE/MSE/SSIM/PSNR of reconstructions vs ground truth in the circle"),
+        # filters: image domain
+        ComponentSpec("filter", "median", f"{_F}:Median", "Median filter (scipy.ndimage)"),
+        ComponentSpec("filter", "gaussian", f"{_F}:Gaussian", "Gaussian smoothing (scipy.ndimage)"),
+        ComponentSpec("filter", "bilateral", f"{_F}:Bilateral",
+                      "Bilateral edge-preserving smoothing (scikit-image)"),
+        ComponentSpec("filter", "nl_means", f"{_F}:NLMeans", "Non-local means denoising (scikit-image)"),
+        ComponentSpec("filter", "tv_denoise", f"{_F}:TVDenoise",
+                      "Total-variation denoising, Chambolle (scikit-image)"),
+        ComponentSpec("filter", "unsharp_mask", f"{_F}:UnsharpMask", "Unsharp-mask sharpening (scikit-image)"),
+        ComponentSpec("filter", "clahe", f"{_F}:CLAHE",
+                      "Contrast-limited adaptive histogram equalisation (scikit-image)"),
+        ComponentSpec("filter", "equalize_hist", f"{_F}:EqualizeHist",
+                      "Global histogram equalisation (scikit-image)"),
+        ComponentSpec("filter", "ring_removal_polar", f"{_F}:RingRemovalPolar",
+                      "Ring removal in polar coordinates about the rotation centre"),
+        # filters: sinogram domain
+        ComponentSpec("filter", "stripe_sorting", f"{_F}:StripeSorting",
+                      "Stripe (ring) removal by sorting + median, Vo 2018 (algotom; sinogram)"),
+        ComponentSpec("filter", "stripe_fitting", f"{_F}:StripeFitting",
+                      "Stripe (ring) removal by polynomial fitting, Vo 2018 (algotom; sinogram)"),
+        ComponentSpec("filter", "stripe_wavelet_fft", f"{_F}:StripeWaveletFFT",
+                      "Stripe (ring) removal by wavelet-FFT, Muench 2009 (algotom; sinogram)"),
     ]
