@@ -20,7 +20,7 @@ def test_example_runs(path: Path, tmp_path: Path):
     pipeline = load_pipeline(path)
     summary = run_pipeline(pipeline, tmp_path / f"{path.stem}.h5")
     results = read_results(summary.output)
-    assert set(results) == {o.split(".")[0] for o in pipeline.outputs}
+    assert set(results) == pipeline.output_steps()
 
 
 def test_demo_orders_degradations_sensibly(tmp_path: Path):

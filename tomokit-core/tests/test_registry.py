@@ -159,7 +159,7 @@ def test_invalid_spec_names_are_rejected():
     with pytest.raises(tomokit.PluginError, match="name 'Bad Name' is invalid"):
         tomokit.ComponentSpec("observer", "Bad Name", "m:C")
     with pytest.raises(tomokit.PluginError, match="unknown kind"):
-        tomokit.ComponentSpec("filter", "x", "m:C")
+        tomokit.ComponentSpec("denoiser", "x", "m:C")
 
 
 def test_contract_helper_accepts_good_components():

@@ -163,15 +163,35 @@ def test_command_csv_and_hdf5(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 
 
 def test_example_pipeline_ranks_levels(tmp_path: Path) -> None:
-    """examples/iqa_dataset.yaml: the observers rank blur and noise levels (SROCC vs level)."""
+    """examples/iqa_dataset.yaml: the observers rank blur and noise levels (SROCC vs level),
+    and its sweep gives the same numbers as the six steps it replaced."""
     pytest.importorskip("tomokit_iqa.observers")
-    from tomokit.pipeline import load_pipeline, run_pipeline
+    from tomokit.pipeline import load_pipeline, parse_pipeline, run_pipeline
 
     example = Path(__file__).resolve().parents[2] / "examples" / "iqa_dataset.yaml"
     values = run_pipeline(load_pipeline(example), tmp_path / "iqa.h5").values
     assert values["dataset"]["images"].shape == (16, 176, 176)
+
+    def srocc(ref: str) -> dict:
+        return values[f"srocc[scores=dataset.{ref}]"]
+
     for name in ("gmsd", "mdsi"):  # lower is better: rises with the level
-        assert values[f"srocc_{name}"]["srocc_blur"] > 0.8
+        assert srocc(f"raw_{name}")["srocc_blur"] > 0.8
     for name in ("ssim", "ms_ssim", "fsim"):  # higher is better: falls with the level
-        assert values[f"srocc_{name}"]["srocc_noise"] < -0.8
-    assert values["label_vs_level"]["srocc"] < -0.7  # generated labels fall with the level
+        assert srocc(f"raw_{name}")["srocc_noise"] < -0.8
+    assert srocc("score")["srocc"] < -0.7  # generated labels fall with the level
+
+    # the same evaluation written out step by step, as the example was before sweeps
+    head = example.read_text().split("  - id: srocc ")[0]
+    steps = "".join(
+        f"  - id: s_{ref}\n    task: iqa_evaluate\n    params: {{metrics: [srocc]}}\n"
+        f"    inputs: {{scores: dataset.{ref}, labels: dataset.level, "
+        "groups: dataset.distortion}\n"
+        for ref in ("raw_ssim", "raw_ms_ssim", "raw_fsim", "raw_gmsd", "raw_mdsi", "score")
+    )
+    long = parse_pipeline(head + steps, file=str(example), base_dir=example.parent)
+    old = run_pipeline(long, tmp_path / "long.h5").values
+    for ref in ("raw_ssim", "raw_ms_ssim", "raw_fsim", "raw_gmsd", "raw_mdsi", "score"):
+        assert old[f"s_{ref}"].keys() == srocc(ref).keys()
+        for key, value in old[f"s_{ref}"].items():
+            assert np.array_equal(np.asarray(value), np.asarray(srocc(ref)[key])), (ref, key)

@@ -161,6 +161,9 @@ class Component(abc.ABC):
     input_names: ClassVar[tuple[str, ...]] = ("image",)
     #: Inputs that may be omitted.
     optional_inputs: ClassVar[tuple[str, ...]] = ()
+    #: Inputs that take any number of values (``step[*]`` or a list of references); the
+    #: component receives them as a dict ``{candidate label: value}`` in order.
+    collection_inputs: ClassVar[tuple[str, ...]] = ()
 
     # Declared capabilities: the runner reads these instead of guessing.
     #: How a volume is fed to the component (see :data:`Execution`).

@@ -1,4 +1,5 @@
-"""tomokit-core's own plugin: the built-in data formats, registered like anyone else's."""
+"""tomokit-core's own plugin: the built-in tasks and data formats, registered like anyone
+else's."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from tomokit.specs import ComponentSpec, FormatSpec
 
 @hookimpl
 def tomokit_components() -> list[ComponentSpec]:
+    """Built-in tasks every pipeline can use."""
     return [
+        ComponentSpec("task", "select", "tomokit.selection:Select",
+                      "Rank sweep candidates by their scores and keep the best"),
         ComponentSpec("task", "train", "tomokit.learn._task:TrainTask",
                       "Train a learned component on a dataset and write its model file",
                       extras=("tf",)),

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from tomokit.errors import InvalidInputError
+from tomokit.pipeline._refs import split_ref
 from tomokit.pipeline._results import component_distribution, dist_version
 from tomokit.pipeline.load import LoadedPipeline, ResolvedStep
 
@@ -65,11 +66,15 @@ def step_hashes(pipeline: LoadedPipeline) -> dict[str, str]:
     hashes of what it reads, so a change anywhere upstream changes it."""
     known: dict[str, str] = {n: _input_hash(pipeline, n) for n in pipeline.inputs}
     out: dict[str, str] = {}
+
+    def upstream(ref: str) -> str:
+        base, sub = split_ref(ref)
+        return f"{known.get(base, base)}.{sub}"
+
     for step in pipeline.steps:
-        refs = {}
+        refs: dict[str, Any] = {}
         for key, ref in step.inputs.items():
-            base, _, sub = ref.partition(".")
-            refs[key] = f"{known.get(base, base)}.{sub}"
+            refs[key] = [upstream(r) for r in ref] if isinstance(ref, list) else upstream(ref)
         dist = component_distribution(step)
         out[step.id] = known[step.id] = _digest({
             "kind": step.kind,
@@ -78,11 +83,62 @@ def step_hashes(pipeline: LoadedPipeline) -> dict[str, str]:
             "distribution": dist,
             "version": dist_version(dist) if dist else "",
             "component_version": str(getattr(step.cls, "version", "")),
+            "code": code_hash(step.cls),
+            "files": {str(p): _file_hash(p) for p in _files_of(step)},
             "params": step.params.model_dump(mode="json"),
+            "param_refs": {k: upstream(r) for k, r in step.param_refs.items()},
             "seed": seed_of(pipeline, step),
             "inputs": refs,
         })
     return out
+
+
+_CODE_HASHES: dict[str, str] = {}
+
+
+def code_hash(cls: type) -> str:
+    """SHA-256 of the source of the modules ``cls`` is made of: the modules of its class
+    and base classes and the same-package modules they import from (one level), so
+    that editing a component's code invalidates ``--resume`` even under editable
+    installs, where the version never changes. Deterministic: it depends on the
+    sources, not on what else happens to be imported."""
+    import inspect
+    import sys
+    import types
+
+    key = f"{cls.__module__}:{cls.__qualname__}"
+    if key in _CODE_HASHES:
+        return _CODE_HASHES[key]
+    own = {c.__module__ for c in cls.__mro__ if c.__module__ not in ("builtins", "abc")}
+    names = set(own)
+    for name in own:
+        top = name.split(".", 1)[0]
+        module = sys.modules.get(name)
+        for obj in vars(module).values() if module is not None else ():
+            dep = obj.__name__ if isinstance(obj, types.ModuleType) else getattr(
+                obj, "__module__", None)
+            if isinstance(dep, str) and dep.split(".", 1)[0] == top:
+                names.add(dep)
+    h = hashlib.sha256()
+    for name in sorted(names):
+        module = sys.modules.get(name)
+        try:
+            source = inspect.getsourcefile(module) if module is not None else None
+        except TypeError:
+            source = None
+        if source and Path(source).is_file():
+            h.update(name.encode())
+            h.update(Path(source).read_bytes())
+    _CODE_HASHES[key] = digest = h.hexdigest()
+    return digest
+
+
+def _files_of(step: ResolvedStep) -> list[Path]:
+    """Files a step's component reads besides its inputs (model files), by content."""
+    files = getattr(step.cls, "referenced_files", None)
+    if files is None or step.param_refs:
+        return []  # referenced results are hashed through their step's hash
+    return [Path(p) for p in files(step.params)]
 
 
 def seed_of(pipeline: LoadedPipeline, step: ResolvedStep) -> int:

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from tomokit.components import KINDS
 from tomokit.executors import ExecutorConfig
 
-__all__ = ["InputSpec", "PipelineModel", "StepModel"]
+__all__ = ["InputSpec", "PipelineModel", "StepModel", "SweepEntry"]
 
 _ID = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
@@ -52,10 +52,9 @@ class InputSpec(_Strict):
     )
 
 
-class StepModel(_Strict):
-    """One step: exactly one ``<kind>: <name>`` key, its params and its inputs."""
+class _ComponentKeys(_Strict):
+    """The ``<kind>: <name>`` keys shared by a step and a sweep entry."""
 
-    id: str = Field(pattern=_ID, description="Unique step id; later steps refer to it.")
     distortion: str | None = Field(None, description="Name of a distortion component.")
     filter: str | None = Field(None, description="Name of a pre-processing filter.")
     projector: str | None = Field(None, description="Name of a projector (image -> sinogram).")
@@ -66,15 +65,6 @@ class StepModel(_Strict):
     super_resolver: str | None = Field(None, description="Name of a super-resolver.")
     phantom: str | None = Field(None, description="Name of a phantom generator.")
     task: str | None = Field(None, description="Name of a task (dataset, training, evaluation).")
-    params: dict[str, Any] = Field(default_factory=dict, description="The component's params.")
-    inputs: dict[str, str] | list[str] = Field(
-        default_factory=dict,
-        description=(
-            "The component's inputs by name (or in order): pipeline input names, earlier "
-            "step ids, or 'step_id.key' for steps with several outputs."
-        ),
-    )
-    seed: int | None = Field(None, ge=0, description="Seed of this step (default: derived).")
 
     def component(self) -> tuple[str, str] | None:
         """``(kind, name)`` when exactly one kind key is set."""
@@ -85,13 +75,55 @@ class StepModel(_Strict):
         return [k for k in KINDS if getattr(self, k) is not None]
 
 
+class SweepEntry(_ComponentKeys):
+    """One component of a multi-component sweep, with its own grid and fixed params."""
+
+    grid: dict[str, list[Any]] = Field(
+        default_factory=dict, description="Param values to try: every combination is a candidate."
+    )
+    params: dict[str, Any] = Field(default_factory=dict, description="Params every candidate shares.")
+
+
+class StepModel(_ComponentKeys):
+    """One step: exactly one ``<kind>: <name>`` key (or a ``sweep`` over several), its
+    params and its inputs."""
+
+    id: str = Field(pattern=_ID, description="Unique step id; later steps refer to it.")
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The component's params; a value `{from: step.key}` takes an earlier "
+        "step's result.",
+    )
+    sweep: dict[str, list[Any]] | list[SweepEntry] | None = Field(
+        None,
+        description=(
+            "Candidates: a grid `{param: [values]}` over this step's component, or a list of "
+            "components each with its own `grid`. Each combination is a candidate "
+            "`id[param=value]`; later steps refer to one, or map over all with `id[*]`."
+        ),
+    )
+    inputs: dict[str, str | list[str]] | list[str] = Field(
+        default_factory=dict,
+        description=(
+            "The component's inputs by name (or in order): pipeline input names, earlier "
+            "step ids, 'step_id.key' for steps with several outputs, 'step[*]' for every "
+            "candidate of a sweep (a list for inputs that take several)."
+        ),
+    )
+    seed: int | None = Field(
+        None, ge=0, le=2**63 - 1, description="Seed of this step (default: derived)."
+    )
+
+
 class PipelineModel(_Strict):
     """A tomokit pipeline file."""
 
     version: Literal[1] = Field(1, description="Pipeline file format version.")
     name: str | None = Field(None, description="A short name for the results.")
     description: str | None = Field(None, description="What this pipeline is for.")
-    seed: int = Field(0, ge=0, description="Seed from which every step's seed is derived.")
+    seed: int = Field(
+        0, ge=0, le=2**63 - 1, description="Seed from which every step's seed is derived."
+    )
     inputs: dict[str, InputSpec | str] = Field(
         default_factory=dict, description="Named inputs: a path, or a mapping with options."
     )

@@ -35,7 +35,8 @@ from tomokit.components import (
 )
 from tomokit.errors import InvalidInputError, RunError, TomokitError
 from tomokit.pipeline._hashing import seed_of, step_hashes, step_seed
-from tomokit.pipeline._inputs import lookup, open_input
+from tomokit.pipeline._inputs import open_input
+from tomokit.pipeline._refs import split_ref
 from tomokit.pipeline._results import (
     HASH_ATTR,
     RESULTS_FORMAT,
@@ -52,6 +53,7 @@ from tomokit.pipeline._streaming import (
     materialize,
     stream_step,
 )
+from tomokit.pipeline._values import checkpoint_path, step_inputs, step_params
 from tomokit.pipeline.load import LoadedPipeline, ResolvedStep
 
 __all__ = ["RunSummary", "StepRecord", "read_results", "run_pipeline", "step_seed"]
@@ -159,7 +161,7 @@ def _needed(pipeline: LoadedPipeline, reusable: set[str]) -> set[str]:
     need: set[str] = set()
     for step in pipeline.steps:
         if step.id not in reusable:
-            need |= {ref.split(".", 1)[0] for ref in step.inputs.values()}
+            need |= {split_ref(ref)[0] for ref in step.references()}
     return need
 
 
@@ -205,7 +207,7 @@ def run_pipeline(
 
     hashes = step_hashes(pipeline)
     work = _work_dir(out)
-    wanted = {o.split(".", 1)[0] for o in pipeline.outputs}
+    wanted = pipeline.output_steps()
     sources: dict[str, tuple[Path, str]] = {}  # step id -> (file, node) holding its value
     if resume:
         for sid, digest in _previous_results(out).items():
@@ -213,7 +215,7 @@ def run_pipeline(
                 sources[sid] = (out, f"steps/{sid}")
         if work.is_dir():
             for step in pipeline.steps:
-                ckpt = work / f"{step.id}.h5"
+                ckpt = checkpoint_path(work, step.id)
                 if ckpt.is_file() and _checkpoint_hash(ckpt) == hashes[step.id]:
                     sources[step.id] = (ckpt, "value")
     elif work.exists():
@@ -259,7 +261,7 @@ def run_pipeline(
                     values[step.id] = result
                     if is_lazy(result):
                         opened.append(result)
-                    sources[step.id] = (work / f"{step.id}.h5", "value")
+                    sources[step.id] = (checkpoint_path(work, step.id), "value")
                 summary.steps.append(record)
                 if on_step is not None:
                     on_step(record)
@@ -293,12 +295,12 @@ def _summary_value(value: Any) -> Any:
 def _run_step(pipeline: LoadedPipeline, step: ResolvedStep, seed: int, values: dict[str, Any],
               ex: Any, mapper: SliceMapper, work: Path, digest: str,
               progress: ProgressFactory | None) -> tuple[StepRecord, Any]:
-    inputs = {key: lookup(ref, values) for key, ref in step.inputs.items()}
+    inputs = step_inputs(step, values, {s.id: s.cls for s in pipeline.steps})
     lazy = [v for v in inputs.values() if is_lazy(v)]
     total = max((len(v) for v in lazy), default=1)
     advance = progress(step.id, total) if progress is not None else (lambda n: None)
-    checkpoint = work / f"{step.id}.h5"
-    component = step.cls(step.params)
+    checkpoint = checkpoint_path(work, step.id)
+    component = step.cls(step_params(step, values))
     ctx = StreamContext(ex, advance, checkpoint, {HASH_ATTR: digest})
     t0 = time.perf_counter()
     try:
