@@ -402,8 +402,8 @@ class FitParams(Params):
 
     dataset: str = Field(..., description="IQA dataset file (HDF5 from iqa-dataset).")
     output: str = Field(..., description="Model file to write (.npz; a .json sidecar beside).")
-    C: float = Field(64.0, gt=0, allow_inf_nan=False, description="SVR cost.")
-    epsilon: float = Field(0.1, ge=0, allow_inf_nan=False, description="SVR epsilon tube.")
+    C: float = Field(256.0, gt=0, allow_inf_nan=False, description="SVR cost.")
+    epsilon: float = Field(0.3, ge=0, allow_inf_nan=False, description="SVR epsilon tube.")
     gamma: float = Field(0.05, gt=0, allow_inf_nan=False, description="RBF gamma (LIVE: 0.05).")
     validation_sources: Sequence[str] = Field(
         (), description="source_id values held out for validation (none: the last 20%)."

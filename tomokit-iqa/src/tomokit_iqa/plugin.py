@@ -32,6 +32,12 @@ def tomokit_components() -> list[ComponentSpec]:
                       "Distort reference slices at every level and label them by observers"),
         ComponentSpec("task", "iqa_evaluate", "tomokit_iqa.evaluation:Evaluate",
                       "PLCC/SROCC/KRCC/RMSE of scores against labels, per distortion type"),
+        ComponentSpec("scorer", "brisque", "tomokit_iqa.brisque:BRISQUE",
+                      "BRISQUE with the LIVE model, as the MATLAB release (lower is better)"),
+        ComponentSpec("scorer", "brisque_tomo", "tomokit_iqa.brisque:BRISQUETomo",
+                      "BRISQUE features, SVR retrained on tomography labels (1..5, higher is better)"),
+        ComponentSpec("task", "brisque_fit", "tomokit_iqa.brisque:BRISQUEFit",
+                      "Retrain the brisque_tomo SVR from an IQA dataset file"),
     ]
 
 
@@ -42,4 +48,6 @@ def tomokit_commands() -> list[CommandSpec]:
                     "Generate a distorted, auto-labelled IQA dataset"),
         CommandSpec("iqa-evaluate", "tomokit_iqa.commands:iqa_evaluate",
                     "Evaluate scores against labels (PLCC, SROCC, KRCC, RMSE)"),
+        CommandSpec("score", "tomokit_iqa.score_command:score",
+                    "Score images, folders and volumes with a no-reference scorer"),
     ]
