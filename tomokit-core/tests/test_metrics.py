@@ -69,6 +69,38 @@ def test_error_metrics_name_non_finite_inputs_and_survive_float32_overflow():
     assert metrics.mse(-big, big) == pytest.approx((6e38) ** 2, rel=1e-6)
 
 
+def test_error_metrics_are_exact_in_double_over_many_passes():
+    """The fused pass (float64 differences, reduced a cache-sized pass at a time) gives
+    the float64 result for every dtype, with a tail shorter than one dot product."""
+    rng = np.random.default_rng(3)
+    n = 3 * metrics._PASS + 1234  # several passes and a ragged tail
+    for dtype in (np.float32, np.float64, np.uint8, np.int16, np.uint16):
+        hi = 255 if dtype == np.uint8 else 1000
+        a = (rng.random(n) * hi).astype(dtype)
+        b = (rng.random(n) * hi).astype(dtype)
+        d = a.astype(np.float64) - b.astype(np.float64)  # uint8 must not wrap around
+        assert metrics.mse(a, b) == pytest.approx(np.mean(d * d), rel=1e-13), dtype
+        assert metrics.mae(a, b) == pytest.approx(np.mean(np.abs(d)), rel=1e-13), dtype
+        mask = rng.random(n) < 0.3
+        assert metrics.mse(a, b, mask=mask) == pytest.approx(np.mean(d[mask] ** 2), rel=1e-13)
+    # a non-contiguous view, and a NaN far into the last pass is still found and named
+    img = rng.random((300, 700))
+    assert metrics.mse(img[::2, ::3], img[1::2, ::3]) == pytest.approx(
+        np.mean((img[::2, ::3] - img[1::2, ::3]) ** 2), rel=1e-13)
+    bad = img.copy()
+    bad[-1, -1] = np.nan
+    with pytest.raises(InvalidInputError, match="test: 1 non-finite"):
+        metrics.psnr(img, bad, data_range=1.0)
+
+
+def test_error_metrics_rescale_when_double_overflows():
+    a = np.zeros(1000)
+    b = np.zeros(1000)
+    b[0] = 1e155  # its square overflows float64; the mean of squares does not
+    assert metrics.mse(a, b) == pytest.approx(1e307, rel=1e-12)  # 1e310 / 1000
+    assert metrics.mae(np.full(4, -1e308), np.full(4, 1e308)) == float("inf")
+
+
 # --- multi-class segmentation scores (tomokit-seg) ----------------------------------------
 
 

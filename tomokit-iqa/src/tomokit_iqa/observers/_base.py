@@ -151,7 +151,7 @@ def similarity(a: np.ndarray, b: np.ndarray, c: float) -> np.ndarray:
     return (2.0 * a * b + c) / (a * a + b * b + c)
 
 
-def _validate_one(arr: Any, name: str) -> np.ndarray:
+def _validate_one(arr: Any, name: str, check_finite: bool = True) -> np.ndarray:
     a = np.asarray(arr)
     if a.dtype == object or a.dtype.kind not in "uif":
         raise InvalidInputError(
@@ -160,7 +160,7 @@ def _validate_one(arr: Any, name: str) -> np.ndarray:
         )
     if a.size == 0:
         raise InvalidInputError(f"{name}: image is empty (shape {a.shape})")
-    if a.dtype.kind == "f":
+    if check_finite and a.dtype.kind == "f":
         bad = int(np.count_nonzero(~np.isfinite(a)))
         if bad:
             raise InvalidInputError(f"{name}: {bad} non-finite value(s) (NaN or Inf)")
@@ -234,6 +234,9 @@ class FRObserver(Observer):
     #: Working memory per input pixel (bytes, rough); batches are processed in chunks of
     #: at most ``_WORK_BUDGET`` bytes.
     bytes_per_pixel: ClassVar[int] = 64
+    #: False where the index's own pass over the pixels detects NaN/Inf (PSNR, MSE): the
+    #: separate finiteness scan is skipped, and the index raises the same error itself.
+    checks_finite: ClassVar[bool] = True
 
     # -- inputs ----------------------------------------------------------------------
     def _color(self) -> bool:
@@ -260,8 +263,8 @@ class FRObserver(Observer):
         self, reference: Any, distorted: Any
     ) -> tuple[np.ndarray, np.ndarray, bool, Scaling]:
         """Validate and stack (no copy); returns ``(ref, dist, was_single, scaling)``."""
-        ref = _validate_one(reference, "reference")
-        dist = _validate_one(distorted, "distorted")
+        ref = _validate_one(reference, "reference", self.checks_finite)
+        dist = _validate_one(distorted, "distorted", self.checks_finite)
         color = self._color()
         core = 3 if color else 2
         for name, a in (("reference", ref), ("distorted", dist)):
