@@ -95,14 +95,21 @@ def _ggd(vec: np.ndarray) -> tuple[float, float]:
     return float(_GRID[int(np.argmin(np.abs(rho - r_ggd)))]), sigma_sq
 
 
-def _aggd(vec: np.ndarray) -> tuple[float, float, float, float]:
+def _aggd(vec: np.ndarray, where: str = "image") -> tuple[float, float, float, float]:
     _, r_aggd, g21, g13 = _ratio_tables()
-    neg = vec[vec < 0]
-    pos = vec[vec > 0]
-    left = math.sqrt(float(np.mean(neg * neg)))
-    right = math.sqrt(float(np.mean(pos * pos)))
+    sq = vec * vec
+    neg = vec < 0
+    pos = vec > 0
+    n_neg, n_pos = int(np.count_nonzero(neg)), int(np.count_nonzero(pos))
+    if n_neg == 0 or n_pos == 0:
+        raise InvalidInputError(
+            f"{where}: too little texture (neighbouring MSCN products all of one sign); "
+            "BRISQUE is undefined for nearly constant images"
+        )
+    left = math.sqrt(float(np.sum(sq, where=neg)) / n_neg)
+    right = math.sqrt(float(np.sum(sq, where=pos)) / n_pos)
     gh = left / right
-    rhat = float(np.mean(np.abs(vec))) ** 2 / float(np.mean(vec * vec))
+    rhat = float(np.mean(np.abs(vec))) ** 2 / float(np.mean(sq))
     rnorm = rhat * (gh**3 + 1.0) * (gh + 1.0) / (gh**2 + 1.0) ** 2
     k = int(np.argmin((r_aggd - rnorm) ** 2))
     mean = (right - left) * g21[k] * g13[k]
@@ -114,28 +121,19 @@ def _aggd(vec: np.ndarray) -> tuple[float, float, float, float]:
 _SHIFTS = ((0, 1), (1, 0), (1, 1), (-1, 1))
 
 
-def _one_scale(s: np.ndarray) -> list[float]:
-    alpha, var = _ggd(s.ravel())
-    feats = [alpha, var]
-    for dy, dx in _SHIFTS:
-        pair = (s * np.roll(s, (dy, dx), axis=(0, 1))).ravel()
-        feats.extend(_aggd(pair))
-    return feats
-
-
-def _check_texture(s: np.ndarray, index: int) -> None:
+def _one_scale(s: np.ndarray, where: str) -> list[float]:
     if not np.any(s):
         raise InvalidInputError(
-            f"images[{index}]: the image is constant (no contrast at all); BRISQUE's "
-            "statistics are undefined for it"
+            f"{where}: the image is constant (no contrast at all); BRISQUE's statistics are "
+            "undefined for it"
         )
+    alpha, var = _ggd(s.ravel())
+    feats = [alpha, var]
+    pair = np.empty_like(s)
     for dy, dx in _SHIFTS:
-        pair = s * np.roll(s, (dy, dx), axis=(0, 1))
-        if not (np.any(pair < 0) and np.any(pair > 0)):
-            raise InvalidInputError(
-                f"images[{index}]: too little texture (neighbouring MSCN products all of one "
-                "sign); BRISQUE is undefined for nearly constant images"
-            )
+        np.multiply(s, np.roll(s, (dy, dx), axis=(0, 1)), out=pair)
+        feats.extend(_aggd(pair.ravel(), where))
+    return feats
 
 
 def brisque_features(images: np.ndarray) -> np.ndarray:
@@ -153,10 +151,8 @@ def brisque_features(images: np.ndarray) -> np.ndarray:
     s1 = mscn(stack)
     s2 = mscn(imresize(stack, 0.5))
     for i in range(len(stack)):
-        _check_texture(s1[i], i)
-        _check_texture(s2[i], i)
-        out[i, :18] = _one_scale(s1[i])
-        out[i, 18:] = _one_scale(s2[i])
+        out[i, :18] = _one_scale(s1[i], f"images[{i}]")
+        out[i, 18:] = _one_scale(s2[i], f"images[{i}]")
     return out
 
 
@@ -317,8 +313,8 @@ def fit_brisque_svr(
     features: np.ndarray,
     targets: np.ndarray,
     *,
-    C: float = 64.0,
-    epsilon: float = 0.1,
+    C: float = 256.0,
+    epsilon: float = 0.3,
     gamma: float = 0.05,
 ) -> RBFSVR:
     """Fit an RBF epsilon-SVR (scikit-learn) on raw features scaled to [-1, 1] as
@@ -433,8 +429,8 @@ def fit_from_dataset(
     dataset: str | Path,
     output: str | Path,
     *,
-    C: float = 64.0,
-    epsilon: float = 0.1,
+    C: float = 256.0,
+    epsilon: float = 0.3,
     gamma: float = 0.05,
     validation_sources: Sequence[str] = (),
     info: Mapping[str, Any] | None = None,

@@ -58,12 +58,17 @@ def resize_weights(
 
 
 def _resize_axis(x: np.ndarray, out_length: int, scale: float, axis: int) -> np.ndarray:
-    w, idx = resize_weights(x.shape[axis], out_length, scale)
-    moved = np.moveaxis(x, axis, -1)
-    out = np.zeros((*moved.shape[:-1], out_length), dtype=np.float64)
-    for k in range(w.shape[1]):  # few taps, long rows: one vectorised gather per tap
-        out += moved[..., idx[:, k]] * w[:, k]
-    return np.moveaxis(out, -1, axis)
+    """Resample one axis as a sparse (out x in) matrix product, image by image."""
+    from scipy.sparse import csr_matrix
+
+    n = x.shape[axis]
+    w, idx = resize_weights(n, out_length, scale)
+    rows = np.repeat(np.arange(out_length), w.shape[1])
+    mat = csr_matrix((w.ravel(), (rows, idx.ravel())), shape=(out_length, n))  # sums mirrored duplicates
+    moved = np.moveaxis(x, axis, -2)  # (..., n, other)
+    flat = moved.reshape(-1, *moved.shape[-2:])
+    out = np.stack([np.asarray(mat @ img) for img in flat])
+    return np.moveaxis(out.reshape(*moved.shape[:-2], out_length, moved.shape[-1]), -2, axis)
 
 
 def imresize(image: np.ndarray, scale: float) -> np.ndarray:
