@@ -194,6 +194,13 @@ def test_stripe_filters_match_algotom(name: str) -> None:
     np.testing.assert_allclose(out, np.asarray(ref, dtype=np.float32), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.filterwarnings("ignore:Level value:UserWarning")  # pywt at the smallest size
+def test_stripe_wavelet_fft_refuses_tiny_sinograms() -> None:
+    with pytest.raises(InvalidInputError, match="too small"):
+        tomokit.load("filter", "stripe_wavelet_fft").filter(np.ones((20, 40), np.float32))
+    assert tomokit.load("filter", "stripe_wavelet_fft").filter(np.ones((28, 40))).shape == (28, 40)
+
+
 def test_stripe_fitting_handles_air_columns() -> None:
     """A line-integral sinogram is exactly 0 in air; the ratio correction must not divide
     by it (algotom alone returns NaN there)."""

@@ -328,6 +328,12 @@ class StripeWaveletFFT(_StripeFilter):
     def _remove(self, sino: np.ndarray) -> np.ndarray:
         p = self.params
         assert isinstance(p, StripeWaveletFFTParams)
+        pad = min(150, int(0.1 * min(sino.shape)))  # algotom's padding
+        if min(sino.shape) + 2 * pad < 32:
+            raise InvalidInputError(
+                f"stripe_wavelet_fft: the sinogram {sino.shape} is too small for one wavelet "
+                "level (each side, padded by 10 %, must have at least 32 pixels)"
+            )
         return _removal().remove_stripe_based_wavelet_fft(  # type: ignore[no-any-return]
             sino, level=p.level, size=p.sigma, wavelet_name=p.wavelet,
             window_name=p.window, sort=p.sort,
