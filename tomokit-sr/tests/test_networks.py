@@ -33,7 +33,7 @@ def test_design_convolution_only_no_batch_norm():
     model = build_chemisr(4)
     kinds = {type(layer).__name__ for layer in model.layers}
     assert "Dense" not in kinds and "BatchNormalization" not in kinds and "Lambda" not in kinds
-    assert {"Conv2D", "PixelShuffle", "Concatenate", "Rescaling", "UpSampling2D"} <= kinds
+    assert {"Conv2D", "PixelShuffle", "Concatenate", "Rescaling", "BilinearUpsample"} <= kinds
     scales = {layer.scale for layer in model.layers if type(layer).__name__ == "Rescaling"}
     assert scales == {0.1}
     # 8 low-resolution blocks, 2 guide blocks, 4 refinement blocks
@@ -66,6 +66,15 @@ def test_pixel_shuffle_matches_depth_to_space_order():
     for di in range(2):
         for dj in range(2):
             np.testing.assert_array_equal(y[:, di::2, dj::2, :], x[..., (2 * di + dj) * 2:][..., :2])
+
+
+def test_one_graph_serves_every_size():
+    """predict_on_batch retraces with unknown sizes; the layers must take sizes at run time."""
+    model = build_chemisr(2, **SMALL_GUIDED)
+    for h, w in [(6, 6), (5, 9), (12, 7)]:
+        low = np.zeros((1, h, w, 1), np.float32)
+        guide = np.zeros((1, 2 * h, 2 * w, 1), np.float32)
+        assert model.predict_on_batch([low, guide]).shape == (1, 2 * h, 2 * w, 1)
 
 
 def test_custom_layer_round_trip_safe_mode(tmp_path):

@@ -10,7 +10,7 @@ from typing import Any
 
 import keras
 
-__all__ = ["PixelShuffle"]
+__all__ = ["BilinearUpsample", "PixelShuffle"]
 
 
 @keras.saving.register_keras_serializable(package="tomokit_sr")
@@ -40,3 +40,31 @@ class PixelShuffle(keras.layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "scale": self.scale}
+
+
+@keras.saving.register_keras_serializable(package="tomokit_sr")
+class BilinearUpsample(keras.layers.Layer):
+    """Bilinear upsampling by an integer ``factor`` with half-pixel centres
+    (``tf.image.resize``; equal to ``scipy.ndimage.zoom(order=1, grid_mode=True,
+    mode="nearest")``). Unlike ``keras.layers.UpSampling2D`` it takes the size from the
+    tensor at run time, so one traced graph serves every image size."""
+
+    def __init__(self, factor: int = 2, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if int(factor) != factor or factor < 1:
+            raise ValueError(f"factor: expected an integer >= 1, got {factor}")
+        self.factor = int(factor)
+
+    def call(self, inputs: Any) -> Any:
+        import tensorflow as tf
+
+        size = tf.shape(inputs)[1:3] * self.factor
+        return tf.image.resize(inputs, size, method="bilinear")
+
+    def compute_output_shape(self, input_shape: tuple[Any, ...]) -> tuple[Any, ...]:
+        b, h, w, c = input_shape
+        f = self.factor
+        return (b, None if h is None else h * f, None if w is None else w * f, c)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "factor": self.factor}

@@ -241,3 +241,60 @@ def upscale(
             writer.discard()
             raise
     console.print(f"wrote {output} {out_shape} ({super_resolver}, x{factor})")
+
+
+class Method(StrEnum):
+    chemisr = "chemisr"
+    edsr = "edsr"
+    both = "both"
+
+
+class RecipeName(StrEnum):
+    quick = "quick"
+    shipped = "shipped"
+
+
+def sr_train(
+    method: Annotated[Method, typer.Option("--method", help="Which network(s) to train.")]
+        = Method.both,
+    recipe: Annotated[RecipeName, typer.Option(
+        "--recipe", help="quick (CI-sized) or shipped (the shipped x4 models).")]
+        = RecipeName.shipped,
+    factor: Annotated[int, typer.Option("--factor", help="Upscaling factor: 2, 4 or 8.")] = 4,
+    output: Annotated[Path | None, typer.Option(
+        "-o", "--output", help="Folder for METHOD_xFACTOR.keras (default: the installed "
+        "package's model folder for --recipe shipped, else the current folder).")] = None,
+    epochs: Annotated[int | None, typer.Option("--epochs", help="Override the recipe's epochs.")]
+        = None,
+    checkpoint_dir: Annotated[Path | None, typer.Option(
+        "--checkpoint-dir", help="Per-epoch checkpoints (a killed run resumes).")] = None,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu or gpu.")] = "auto",
+) -> None:
+    """Train edsr/chemisr by a recipe on tomokit-phantom pairs and report test figures."""
+    import json
+
+    from rich.console import Console
+
+    from tomokit import InvalidInputError
+    from tomokit_sr.recipes import train_recipe
+
+    if factor not in (2, 4, 8):
+        raise InvalidInputError(f"--factor: expected 2, 4 or 8, got {factor}")
+    if output is None:
+        output = (Path(__file__).parent / "data" / "models" if recipe is RecipeName.shipped
+                  else Path.cwd())
+    output.mkdir(parents=True, exist_ok=True)
+    console = Console(stderr=True)
+    methods = ["edsr", "chemisr"] if method is Method.both else [method.value]
+    overrides: dict[str, Any] = {"device": device}
+    if epochs is not None:
+        overrides["epochs"] = epochs
+    for name in methods:
+        path = output / f"{name}_x{factor}.keras"
+        ckpt = None if checkpoint_dir is None else checkpoint_dir / f"{name}_x{factor}"
+        _, report, figures = train_recipe(name, recipe.value, factor=factor, output=path,
+                                          checkpoint_dir=ckpt, overrides=overrides,
+                                          progress=True)
+        console.print(f"wrote {path} ({report.epochs_run} epochs, {report.seconds:.0f} s, "
+                      f"{figures['seconds_per_epoch']:.1f} s/epoch on {report.device})")
+        typer.echo(json.dumps({"method": name, "model": str(path), **figures}, default=float))

@@ -17,7 +17,7 @@ per phantom (``counts`` log-uniform in 2e3..5e4 photons per low-resolution pixel
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -32,8 +32,9 @@ __all__ = [
     "augment",
     "make_triples",
     "normalize_low",
-    "patch_batches",
+    "patch_batch",
     "shift_guide",
+    "to_train_data",
     "triples_from_pair",
 ]
 
@@ -175,63 +176,66 @@ def augment(
     return low, guide, truth
 
 
-def patch_batches(
-    triples: Sequence[Triple],
+def patch_batch(
+    lows: np.ndarray,
+    guides: np.ndarray,
+    truths: np.ndarray,
     *,
-    batch_size: int,
     patch: int,
     rng: np.random.Generator,
-    training: bool = True,
-    steps: int | None = None,
+    augment_data: bool = True,
     max_shift: float = 2.0,
-) -> Iterator[tuple[tuple[np.ndarray, np.ndarray], np.ndarray]]:
-    """Batches ``((low (B, p, p, 1), guide (B, fp, fp, 1)), truth (B, fp, fp, 1))``.
+) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+    """One batch ``((low (B, p, p, 1), guide (B, fp, fp, 1)), truth (B, fp, fp, 1))`` from
+    rows ``lows (B, h, w)``, ``guides``/``truths (B, f h, f w)``.
 
-    Inputs are normalised like the components do it at prediction time (low and truth by
-    the low map's max, guide to [0, 1] over the whole image) before a ``patch x patch``
-    low-resolution crop is cut. ``training`` adds :func:`augment`; otherwise crops are
-    fixed per triple (the same validation set every epoch). ``steps`` batches, or one
-    pass over ``triples`` when ``None``.
+    Each row is normalised as the components do it at prediction time (low and truth by
+    the low map's max, guide to [0, 1] over the whole image), then, with
+    ``augment_data``, :func:`augment`-ed, and a ``patch x patch`` low-resolution crop
+    (the matching ``f patch`` crop of guide and truth) is cut at a position from ``rng``.
     """
     from tomokit_sr._base import normalize_guide
 
-    if not triples:
-        raise InvalidInputError("triples: no training data")
-    f = triples[0].factor
-    h, w = triples[0].low.shape
-    if patch > min(h, w):
-        raise InvalidInputError(f"patch: {patch} is larger than the low-resolution maps {h, w}")
-    n = len(triples)
-    n_batches = steps if steps is not None else max(1, -(-n // batch_size))
-    order = rng.permutation(n) if training else np.arange(n)
-    pos = 0
-    fixed = np.random.default_rng(12345)
-    for _ in range(n_batches):
-        lows, guides, truths = [], [], []
-        for _ in range(batch_size):
-            if pos >= n:
-                pos = 0
-                if training:
-                    order = rng.permutation(n)
-                elif steps is None:
-                    break
-            t = triples[order[pos]]
-            pos += 1
-            low, guide, truth = t.low, t.guide, t.truth
-            if training:
-                low, guide, truth = augment(low, guide, truth, rng, max_shift=max_shift)
-            low_n, scale = normalize_low(low)
-            guide_n = normalize_guide(guide[..., None])[..., 0]
-            truth_n = truth / scale[..., 0]
-            src = rng if training else fixed
-            i = int(src.integers(0, h - patch + 1))
-            j = int(src.integers(0, w - patch + 1))
-            lows.append(low_n[i:i + patch, j:j + patch])
-            guides.append(guide_n[f * i:f * (i + patch), f * j:f * (j + patch)])
-            truths.append(truth_n[f * i:f * (i + patch), f * j:f * (j + patch)])
-        if not lows:
-            return
-        yield (
-            (np.stack(lows)[..., None], np.stack(guides)[..., None]),
-            np.stack(truths)[..., None].astype(np.float32),
+    lows, guides, truths = np.asarray(lows), np.asarray(guides), np.asarray(truths)
+    n, h, w = lows.shape
+    f = guides.shape[1] // h
+    if guides.shape != (n, f * h, f * w) or truths.shape != guides.shape or f < 1:
+        raise InvalidInputError(
+            f"patch_batch: low {lows.shape}, guide {guides.shape} and truth {truths.shape} "
+            "do not form (low, factor x low, factor x low) rows"
         )
+    if not 1 <= patch <= min(h, w):
+        raise InvalidInputError(f"patch: {patch} does not fit the low-resolution maps {(h, w)}")
+    out_low, out_guide, out_truth = [], [], []
+    for k in range(n):
+        low, guide, truth = lows[k], guides[k], truths[k]
+        if augment_data:
+            low, guide, truth = augment(low, guide, truth, rng, max_shift=max_shift)
+        low_n, scale = normalize_low(low)
+        guide_n = normalize_guide(guide[..., None])[..., 0]
+        truth_n = truth / scale[..., 0]
+        i = int(rng.integers(0, h - patch + 1))
+        j = int(rng.integers(0, w - patch + 1))
+        out_low.append(low_n[i:i + patch, j:j + patch])
+        out_guide.append(guide_n[f * i:f * (i + patch), f * j:f * (j + patch)])
+        out_truth.append(truth_n[f * i:f * (i + patch), f * j:f * (j + patch)])
+    return (
+        (np.stack(out_low)[..., None].astype(np.float32),
+         np.stack(out_guide)[..., None].astype(np.float32)),
+        np.stack(out_truth)[..., None].astype(np.float32),
+    )
+
+
+def to_train_data(triples: Sequence[Triple]) -> Any:
+    """A :class:`tomokit.learn.TrainData` of ``low``, ``guide`` and ``truth`` rows, with
+    the phantom as source (so a by-source split never puts one phantom on both sides)."""
+    from tomokit.learn import TrainData
+
+    if not triples:
+        raise InvalidInputError("triples: empty")
+    return TrainData.from_arrays(
+        low=np.stack([t.low for t in triples]),
+        guide=np.stack([t.guide for t in triples]),
+        truth=np.stack([t.truth for t in triples]),
+        sources=[t.source for t in triples],
+    )

@@ -66,7 +66,9 @@ def _low_branch(low: Any, factor: int, n_feats: int, n_blocks: int, res_scale: f
 def _global_residual(low: Any, detail: Any, factor: int) -> Any:
     from keras import layers
 
-    base = layers.UpSampling2D(factor, interpolation="bilinear", name="bilinear")(low)
+    from tomokit_sr._layers import BilinearUpsample
+
+    base = BilinearUpsample(factor, name="bilinear")(low)
     return layers.Add(name="global_residual")([base, detail])
 
 
