@@ -3,14 +3,24 @@ denoises 32 x 32 patches (and a test plugin that ships a model of it)."""
 
 from __future__ import annotations
 
+import os
+
+# the machine is shared: keep TensorFlow to a few threads (before it is imported)
+os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import Field
 
 import tomokit
-from tomokit.learn import KerasComponent, LearnedParams, TrainData, TrainParams
+from tomokit.hookspecs import hookimpl
+from tomokit.learn import KerasComponent, LearnedParams, ModelSpec, TrainData, TrainParams
 
 NOISE = 0.1
 
@@ -18,10 +28,10 @@ NOISE = 0.1
 class DenoiseTrain(TrainParams):
     """The denoiser's recipe: defaults small enough for a test."""
 
-    epochs: int = 3
-    batch_size: int = 16
-    learning_rate: float = 3e-3
-    validation_fraction: float = 0.25
+    epochs: int = Field(3, ge=1)
+    batch_size: int = Field(16, ge=1)
+    learning_rate: float = Field(3e-3, gt=0)
+    validation_fraction: float = Field(0.25, ge=0, lt=1)
 
 
 class TinyDenoiser(KerasComponent, tomokit.Filter):
@@ -79,3 +89,38 @@ def write_patches(path: Path, n: int = 96, seed: int = 0) -> Path:
                          dtype=h5py.string_dtype())
         f.attrs["format"] = "test-denoise/1"
     return path
+
+
+def fake_sidecar(model: Path, *, kind: str = "filter", name: str = "tiny_denoiser") -> None:
+    """Write a valid-looking sidecar for a .keras file written by Keras directly (to test
+    what the checks refuse)."""
+    from tomokit.learn import MODEL_FORMAT, file_sha256, sidecar_path
+
+    info = {"format": MODEL_FORMAT, "component": {"kind": kind, "name": name}, "params": {},
+            "model": {"file": model.name, "sha256": file_sha256(model),
+                      "bytes": model.stat().st_size}}
+    sidecar_path(model).write_text(json.dumps(info))
+
+
+class ShippingPlugin:
+    """A test plugin that ships one model inside the package ``shipped_models_pkg``."""
+
+    @staticmethod
+    @hookimpl
+    def tomokit_models() -> list[ModelSpec]:
+        return [ModelSpec("testpkg/denoiser", "shipped_models_pkg:models/denoiser.keras",
+                          "A tiny denoiser shipped by a test plugin")]
+
+
+def make_shipping_package(root: Path, model: Path) -> Path:
+    """A package folder ``root/shipped_models_pkg`` holding ``model`` and its sidecar."""
+    import shutil
+
+    from tomokit.learn import sidecar_path
+
+    pkg = root / "shipped_models_pkg"
+    (pkg / "models").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    shutil.copy(model, pkg / "models" / "denoiser.keras")
+    shutil.copy(sidecar_path(model), pkg / "models" / "denoiser.json")
+    return pkg

@@ -481,6 +481,203 @@ def _atomic_write_text(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
+# ------------------------------------------------------------- learned components
+models_app = typer.Typer(help="List and inspect trained models.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+def _load_yaml_file(path: Path, what: str) -> dict[str, Any]:
+    import yaml
+
+    if not path.is_file():
+        raise InvalidInputError(f"{what} {path}: no such file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise InvalidInputError(f"{what} {path}: not valid YAML ({exc})") from None
+    if not isinstance(data, dict):
+        raise InvalidInputError(f"{what} {path}: expected a mapping of settings")
+    return data
+
+
+def _parse_assignments(items: list[str] | None, what: str) -> dict[str, Any]:
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidInputError(f"{what} {item!r}: write KEY=VALUE")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+@app.command()
+def train(
+    kind: Annotated[str, typer.Argument(help="Component kind, e.g. scorer.")],
+    name: Annotated[str, typer.Argument(help="Component name, e.g. tiqa.")],
+    data: Annotated[Path, typer.Option("--data", help="Training dataset (HDF5).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Model file to write (.keras).")],
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="YAML with 'train:' (the recipe) and 'params:' (the "
+                     "component's params); a file with neither is the recipe alone."),
+    ] = None,
+    validation: Annotated[
+        Path | None,
+        typer.Option("--validation", help="Validation dataset (default: split --data by source)."),
+    ] = None,
+    set_train: Annotated[
+        list[str] | None, typer.Option("--train", help="Recipe override KEY=VALUE (repeatable).")
+    ] = None,
+    set_param: Annotated[
+        list[str] | None, typer.Option("--param", help="Component param KEY=VALUE (repeatable).")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Train a learned component and write MODEL.keras plus its MODEL.json sidecar.
+
+    Every epoch is checkpointed beside the output (.MODEL.keras.partial.d); after an
+    interruption (Ctrl-C exits 130, or a kill) the same command resumes from it.
+    """
+    from tomokit.learn import default_checkpoint_dir, train_component
+
+    recipe: dict[str, Any] = {}
+    params: dict[str, Any] = {}
+    if config is not None:
+        settings = _load_yaml_file(config, "--config")
+        if set(settings) & {"train", "params"}:
+            unknown = set(settings) - {"train", "params"}
+            if unknown:
+                raise InvalidInputError(
+                    f"--config {config}: unknown key(s) {sorted(unknown)}; use train: and params:"
+                )
+            recipe = dict(settings.get("train") or {})
+            params = dict(settings.get("params") or {})
+        else:
+            recipe = settings
+    recipe.update(_parse_assignments(set_train, "--train"))
+    params.update(_parse_assignments(set_param, "--param"))
+    if output.suffix != ".keras":
+        raise InvalidInputError(f"--output {output}: the model file name must end in .keras")
+    inputs = [p for p in (data, validation, config) if p is not None]
+    for src in inputs:
+        if not src.exists():
+            raise InvalidInputError(f"{src}: no such file")
+        if output.exists() and output.resolve() == src.resolve():
+            raise InvalidInputError(f"--output {output} is an input file; choose another name")
+    from tomokit.learn import sidecar_path
+
+    side = sidecar_path(output)
+    for src in inputs:
+        if side.exists() and side.resolve() == src.resolve():
+            raise InvalidInputError(
+                f"--output {output}: its sidecar {side} would overwrite an input; choose another name"
+            )
+    ckpt = default_checkpoint_dir(output)
+    try:
+        model, report = train_component(
+            kind, name, str(data), output=output, params=params, train=recipe,
+            validation=str(validation) if validation is not None else None,
+            checkpoint_dir=ckpt, progress=not quiet,
+        )
+    except KeyboardInterrupt:
+        err.print(
+            f"interrupted: the last finished epoch is kept in {ckpt}; run the same command "
+            "again to resume", style="yellow", markup=False,
+        )
+        raise typer.Exit(130) from None
+    if not quiet:
+        figures = ", ".join(f"{k} {v:.4g}" for k, v in report.validation.items()) or "none"
+        resumed = f", resumed after epoch {report.resumed_from}" if report.resumed_from else ""
+        err.print(
+            f"wrote {model.path} ({report.epochs_run} epochs in {report.seconds:.1f} s on "
+            f"{report.device}{resumed}; validation: {figures})", markup=False,
+        )
+
+
+def _human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def _model_row(spec: Any) -> dict[str, Any]:
+    from tomokit.learn import check_model_file
+    from tomokit.learn._files import shipped_model_path
+
+    row: dict[str, Any] = {
+        "name": spec.name, "plugin": spec.plugin, "package": spec.distribution,
+        "version": spec.version, "summary": spec.summary,
+    }
+    try:
+        path = shipped_model_path(spec)
+        info = check_model_file(path)
+    except InvalidInputError as exc:
+        row.update(status=f"broken: {exc}", size=None, component="", recipe={}, validation={})
+        return row
+    recipe = info.get("train") or {}
+    row.update(
+        status="ok",
+        path=str(path),
+        size=int(info["model"]["bytes"]),
+        component=f"{info['component']['kind']} {info['component']['name']}",
+        recipe={k: recipe[k] for k in ("epochs", "batch_size", "learning_rate", "schedule",
+                                       "seed") if k in recipe},
+        validation=info.get("validation") or {},
+    )
+    return row
+
+
+@models_app.command("list")
+def models_list(
+    format: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+) -> None:
+    """List the models installed packages ship: name, package, size, recipe, validation."""
+    rows = [_model_row(spec) for spec in get_registry().models()]
+    if format is not Format.table:
+        _dump(rows, format)
+        return
+    table = Table()
+    for col in ("name", "package", "component", "size", "recipe", "validation", "status"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(
+            r["name"], f"{r['package']} {r['version']}".strip(), r["component"],
+            _human_bytes(r["size"]) if r["size"] is not None else "-",
+            ", ".join(f"{k}={v}" for k, v in r["recipe"].items()),
+            ", ".join(f"{k} {v:.4g}" for k, v in r["validation"].items()),
+            r["status"], style="red" if r["status"] != "ok" else None,
+        )
+    out.print(table)
+
+
+@models_app.command("show")
+def models_show(
+    name: Annotated[str, typer.Argument(help="A shipped model's name or a .keras file.")],
+    format: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.yaml,
+) -> None:
+    """Check a model (sidecar, sha256, size, no Lambda layers) and show its sidecar."""
+    from tomokit.learn import check_model_file, find_model
+
+    path = find_model(name)
+    info = dict(check_model_file(path))
+    info["path"] = str(path)
+    if format is Format.table:
+        table = Table(title=f"model {name}")
+        table.add_column("field")
+        table.add_column("value", overflow="fold")
+        for key, value in info.items():
+            table.add_row(key, json.dumps(value, default=str) if not isinstance(value, str)
+                          else value)
+        out.print(table)
+        return
+    _dump(info, format)
+
+
 # ------------------------------------------------------------------ plugin commands
 _MOUNTED: set[str] = set()
 
@@ -490,7 +687,7 @@ def _mount_plugin_commands() -> None:
     if _MOUNTED:
         return
     _MOUNTED.add("<done>")
-    builtin = {c.name for c in app.registered_commands} | {"plugins"}
+    builtin = {c.name for c in app.registered_commands} | {"plugins", "models"}
     try:
         specs = get_registry().commands()
     except TomokitError:

@@ -13,16 +13,38 @@ Example::
 from __future__ import annotations
 
 import json
+import pickle
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from tomokit.components import Component, Distortion, Observer
+from tomokit.components import (
+    Component,
+    Distortion,
+    Filter,
+    Observer,
+    Phantom,
+    PhantomSample,
+    Projector,
+    Reconstructor,
+    Scorer,
+    Segmenter,
+    Sinogram,
+    SuperResolver,
+)
 from tomokit.registry import Registry, using_registry
 
-__all__ = ["check_component", "isolated_registry", "sample_image"]
+__all__ = [
+    "check_component",
+    "check_trainable",
+    "isolated_registry",
+    "sample_image",
+    "sample_sinogram",
+]
 
 
 @contextmanager
@@ -53,12 +75,51 @@ def sample_image(shape: tuple[int, ...] = (48, 48), seed: int = 0) -> np.ndarray
     return img
 
 
-def check_component(cls: type[Component], **params: Any) -> None:
+def sample_sinogram(n_angles: int = 60, size: int = 48, seed: int = 0) -> Sinogram:
+    """A parallel-beam sinogram ``(n_angles, size)`` of :func:`sample_image` over 180
+    degrees (rotate-and-sum; good enough to test a component's contract)."""
+    from scipy import ndimage
+
+    image = sample_image((size, size), seed=seed)
+    yy, xx = np.mgrid[:size, :size]
+    r = (size - 1) / 2
+    image = np.where((yy - r) ** 2 + (xx - r) ** 2 <= r * r, image, 0).astype(np.float32)
+    angles = np.linspace(0, np.pi, n_angles, endpoint=False)
+    rows = [ndimage.rotate(image, np.degrees(-a), reshape=False, order=1).sum(axis=0)
+            for a in angles]
+    return Sinogram(np.asarray(rows, dtype=np.float32), angles)
+
+
+def _finite_float(arr: Any, what: str, cls: type) -> np.ndarray:
+    assert isinstance(arr, np.ndarray), (
+        f"{cls.__name__}.{what} returned {type(arr).__name__}, expected a numpy array"
+    )
+    assert np.issubdtype(arr.dtype, np.floating), (
+        f"{cls.__name__}.{what} returned dtype {arr.dtype}, expected floating point"
+    )
+    assert np.all(np.isfinite(arr)), f"{cls.__name__}.{what} returned non-finite values"
+    return arr
+
+
+def check_component(
+    cls: type[Component],
+    *,
+    test_image: np.ndarray | None = None,
+    test_sinogram: Sinogram | None = None,
+    **params: Any,
+) -> None:
     """Assert the contract every component must keep; raises ``AssertionError`` if not.
 
-    Checks: a kind, a ``Params`` model whose JSON Schema builds and which rejects unknown
-    keys; for distortions, determinism for a seed and no change to the input; for
-    observers, the declared best value for identical images.
+    For every kind: a kind, a ``Params`` model whose JSON Schema builds and which rejects
+    unknown keys. Then, by kind, on :func:`sample_image` / :func:`sample_sinogram` (or the
+    ``test_image`` / ``test_sinogram`` given): distortions (image and sinogram domain)
+    are deterministic for a seed and never modify their input; filters are
+    deterministic, keep the shape and never modify their input; projectors return a
+    finite :class:`~tomokit.Sinogram`; observers give their declared best value for
+    identical images; scorers give one finite float per image; segmenters give
+    probabilities ``(N, H, W, C)`` in [0, 1] summing to 1; reconstructors return a
+    finite 2-D float array of ``(detectors, detectors)``; super-resolvers a finite float
+    image at least as large as the input; phantoms are deterministic for a seed.
     """
     assert cls.kind, f"{cls.__name__} has no kind"
     json.dumps(cls.Params.model_json_schema())
@@ -69,19 +130,157 @@ def check_component(cls: type[Component], **params: Any) -> None:
     else:  # pragma: no cover - a contract violation
         raise AssertionError(f"{cls.__name__}.Params accepts unknown keys; use tomokit.Params")
     component = cls(params)
-    image = sample_image()
+    name = cls.__name__
+    image = sample_image() if test_image is None else np.asarray(test_image)
     before = image.copy()
-    if isinstance(component, Distortion) and component.domain == "image":
-        a = component.apply(image, 2, 123)
-        b = component.apply(image, 2, 123)
-        assert np.array_equal(a, b), f"{cls.__name__} is not deterministic for a seed"
-        assert np.array_equal(image, before), f"{cls.__name__} modified its input"
-        assert a.shape == image.shape, f"{cls.__name__} changed the shape"
-    if isinstance(component, Observer):
+    sino = sample_sinogram() if test_sinogram is None else test_sinogram
+    sino_before = sino.data.copy()
+
+    if isinstance(component, Distortion):
+        if component.domain == "image":
+            a = component.apply(image, 2, 123)
+            b = component.apply(image, 2, 123)
+            assert np.array_equal(a, b), f"{name} is not deterministic for a seed"
+            assert np.array_equal(image, before), f"{name} modified its input"
+            assert a.shape == image.shape, f"{name} changed the shape"
+            _finite_float(np.asarray(a, dtype=np.float64), "apply", cls)
+        else:
+            a = component.apply(sino, 2, 123)  # type: ignore[arg-type]
+            b = component.apply(sino, 2, 123)  # type: ignore[arg-type]
+            assert isinstance(a, Sinogram), f"{name}.apply returned {type(a).__name__}, not a Sinogram"
+            assert isinstance(b, Sinogram)
+            assert np.array_equal(a.data, b.data) and np.array_equal(a.angles, b.angles), (
+                f"{name} is not deterministic for a seed"
+            )
+            assert np.array_equal(sino.data, sino_before), f"{name} modified its input sinogram"
+            _finite_float(a.data, "apply", cls)
+    elif isinstance(component, Filter):
+        src = sino.data if component.domain == "sinogram" else image
+        src_before = src.copy()
+        a = component.filter(src)
+        b = component.filter(src)
+        _finite_float(np.asarray(a), "filter", cls)
+        assert np.array_equal(a, b), f"{name} is not deterministic"
+        assert np.array_equal(src, src_before), f"{name} modified its input"
+        assert np.shape(a) == src.shape, f"{name} changed the shape {src.shape} -> {np.shape(a)}"
+    elif isinstance(component, Projector):
+        out = component.project(image)
+        assert isinstance(out, Sinogram), f"{name}.project returned {type(out).__name__}"
+        _finite_float(out.data, "project", cls)
+        assert np.array_equal(image, before), f"{name} modified its input"
+    elif isinstance(component, Observer):
         value = float(np.asarray(component.compare(image, image)))
         low, high = component.value_range
         best = high if component.higher_is_better else low
         assert np.isclose(value, best, atol=1e-6) or (np.isinf(best) and np.isinf(value)), (
-            f"{cls.__name__}: identical images give {value}, expected {best}"
+            f"{name}: identical images give {value}, expected {best}"
         )
-        assert np.array_equal(image, before), f"{cls.__name__} modified its input"
+        assert np.array_equal(image, before), f"{name} modified its input"
+    elif isinstance(component, Scorer):
+        stack = np.stack([image, np.flipud(image), np.fliplr(image)])
+        stack_before = stack.copy()
+        scores = np.asarray(component.score(stack))
+        assert scores.shape == (3,), f"{name}.score gave shape {scores.shape} for 3 images"
+        _finite_float(scores.astype(np.float64) if scores.dtype.kind in "iu" else scores,
+                      "score", cls)
+        assert np.array_equal(np.asarray(component.score(stack)), scores), (
+            f"{name} is not deterministic"
+        )
+        assert np.array_equal(stack, stack_before), f"{name} modified its input"
+    elif isinstance(component, Segmenter):
+        stack = image[None]
+        probs = _finite_float(np.asarray(component.predict_proba(stack)), "predict_proba", cls)
+        assert probs.ndim == 4 and probs.shape[:3] == stack.shape, (
+            f"{name}.predict_proba gave shape {probs.shape}, expected (1, H, W, C)"
+        )
+        assert probs.min() >= -1e-6 and probs.max() <= 1 + 1e-6, f"{name}: probabilities outside [0, 1]"
+        if probs.shape[-1] >= 2:
+            assert np.allclose(probs.sum(-1), 1, atol=1e-4), f"{name}: probabilities do not sum to 1"
+        labels = component.segment(image)
+        assert labels.shape == image.shape, f"{name}.segment gave shape {labels.shape}"
+        assert np.array_equal(image, before), f"{name} modified its input"
+    elif isinstance(component, Reconstructor):
+        rec = component.reconstruct(sino)
+        _finite_float(rec, "reconstruct", cls)
+        assert rec.ndim == 2, f"{name}.reconstruct returned shape {rec.shape}, expected 2-D"
+        n = sino.n_detectors
+        assert rec.shape == (n, n), f"{name}.reconstruct returned {rec.shape}, expected {(n, n)}"
+        assert np.array_equal(sino.data, sino_before), f"{name} modified its input sinogram"
+    elif isinstance(component, SuperResolver):
+        from tomokit.errors import InvalidInputError
+
+        low = image[::2, ::2].copy()
+        low_before = low.copy()
+        factor = int(getattr(component.params, "factor", 2) or 2)
+        guide: np.ndarray | None = None
+        try:
+            a = np.asarray(component.upscale(low))
+        except InvalidInputError as exc:  # a guided method: give it the high-resolution guide
+            if "guide" not in str(exc):
+                raise
+            guide = sample_image((low.shape[0] * factor, low.shape[1] * factor), seed=1)
+            a = np.asarray(component.upscale(low, guide))
+        _finite_float(a, "upscale", cls)
+        assert a.ndim == 2 and a.shape[0] >= low.shape[0] and a.shape[1] >= low.shape[1], (
+            f"{name}.upscale gave shape {a.shape} for input {low.shape}"
+        )
+        again = np.asarray(component.upscale(low, guide) if guide is not None
+                           else component.upscale(low))
+        assert np.array_equal(again, a), f"{name} is not deterministic"
+        assert np.array_equal(low, low_before), f"{name} modified its input"
+    elif isinstance(component, Phantom):
+        s1 = component.generate((32, 32), 7)
+        s2 = component.generate((32, 32), 7)
+        assert isinstance(s1, PhantomSample), f"{name}.generate returned {type(s1).__name__}"
+        assert np.array_equal(s1.image, s2.image) and np.array_equal(s1.labels, s2.labels), (
+            f"{name} is not deterministic for a seed"
+        )
+        assert s1.image.shape == (32, 32) and s1.labels.shape == (32, 32), (
+            f"{name}.generate((32, 32)) gave image {s1.image.shape}, labels {s1.labels.shape}"
+        )
+
+
+def check_trainable(
+    cls: type[Component],
+    data: Any,
+    *,
+    train: dict[str, Any] | None = None,
+    **params: Any,
+) -> None:
+    """Fit one epoch on (tiny) ``data``, save, load with ``from_file`` and assert the
+    reloaded component predicts identically, also after pickling (as a Dask worker
+    receives it: without its network, which it reloads from the file)."""
+    from tomokit.learn import KerasComponent, TrainReport, check_model_file, sidecar_path
+
+    assert issubclass(cls, KerasComponent), f"{cls.__name__} is not a tomokit.learn.KerasComponent"
+    if "device" in cls.Params.model_fields:
+        params = {"device": "cpu", **params}
+    component = cls(params)
+    recipe = {"epochs": 1, "device": "cpu", **(train or {})}
+    report = component.fit(data, train=recipe)
+    assert isinstance(report, TrainReport), f"{cls.__name__}.fit returned {type(report).__name__}"
+    assert report.epochs_run == 1, f"{cls.__name__}.fit ran {report.epochs_run} epochs, not 1"
+    losses = report.history.get("loss", [])
+    assert losses and np.all(np.isfinite(losses)), f"{cls.__name__}: training loss {losses}"
+    from tomokit.learn import TrainData
+
+    td = data if isinstance(data, TrainData) else TrainData.from_hdf5(data)
+    recipe_obj = cls.TrainParams.model_validate(recipe)
+    x, _ = next(iter(component.batches(td, recipe_obj, rng=np.random.default_rng(0),
+                                       training=False)))
+    expected = component.predict(x)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.keras"
+        model = component.save(path)
+        assert path.is_file() and sidecar_path(path).is_file(), "save wrote no model + sidecar"
+        info = check_model_file(path, component=cls.component_id())
+        assert info["model"]["sha256"] == model.sha256
+        loaded = cls.from_file(path, device="cpu") if "device" in cls.Params.model_fields \
+            else cls.from_file(path)
+        got = loaded.predict(x)
+        assert np.array_equal(expected, got), f"{cls.__name__}: predictions differ after save/load"
+        clone = pickle.loads(pickle.dumps(loaded))
+        assert "_network" not in clone.__dict__, "the network was pickled with the component"
+        assert np.array_equal(expected, clone.predict(x)), (
+            f"{cls.__name__}: predictions differ after pickling (worker reload)"
+        )

@@ -42,7 +42,7 @@ __all__ = [
 
 MODEL_FORMAT = "tomokit-model/1"
 
-_CACHE: dict[tuple[str, int, int], dict[str, Any]] = {}
+_CACHE: dict[tuple[str, int, int, int, int], dict[str, Any]] = {}
 _CACHE_LOCK = threading.Lock()
 
 
@@ -171,7 +171,10 @@ def check_model_file(
     if p.suffix != ".keras":
         raise InvalidInputError(f"model {p}: expected a .keras file")
     st = p.stat()
-    key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
+    side = sidecar_path(p)
+    sst = side.stat() if side.is_file() else None
+    key = (str(p.resolve()), st.st_size, st.st_mtime_ns,
+           sst.st_size if sst else -1, sst.st_mtime_ns if sst else -1)
     with _CACHE_LOCK:
         info = _CACHE.get(key)
     if info is None:

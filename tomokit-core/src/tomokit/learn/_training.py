@@ -312,6 +312,10 @@ def run_training(
     )
 
     started = time.perf_counter()
+    if train.epochs < 1 or train.batch_size < 1:
+        raise InvalidInputError(
+            f"train: epochs and batch_size must be >= 1, got {train.epochs} and {train.batch_size}"
+        )
     device = resolve_device(train.device, what="train.device")
     if device == "cpu":
         tf.config.experimental.enable_op_determinism()
