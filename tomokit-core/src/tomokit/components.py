@@ -209,6 +209,20 @@ class Component(abc.ABC):
     ) -> Any:
         """Run this component as a pipeline step on its named ``inputs``."""
 
+    @staticmethod
+    def slice_seeds(rng: np.random.Generator, n: int) -> np.ndarray:
+        """One seed per slice of a volume, drawn from the step's generator.
+
+        Every slice gets its own stream, so results do not depend on how slices are
+        grouped into blocks or spread over workers (in memory or streamed)."""
+        return rng.integers(0, 2**63 - 1, size=n)
+
+    def run_slice(self, inputs: Mapping[str, Any], seed: int) -> Any:
+        """One slice of a per-slice step (``execution = "slice"``): the inputs hold one
+        2-D slice each (a :class:`Sinogram` for a scan row); ``seed`` is the slice's own
+        seed from :meth:`slice_seeds`. The runner streams volumes through this."""
+        return self.run_step(inputs, rng=np.random.default_rng(seed))
+
 
 class Distortion(Component):
     """Degrades an image: ``apply(image, level, rng) -> image``.
@@ -250,13 +264,10 @@ class Distortion(Component):
         result = np.stack(out)
         return result[0] if was_2d else result
 
-    @staticmethod
-    def slice_seeds(rng: np.random.Generator, n: int) -> np.ndarray:
-        """One seed per slice of a volume, drawn from the step's generator.
-
-        Every slice gets its own stream, so results do not depend on how slices are
-        grouped into blocks or spread over workers (in memory or streamed)."""
-        return rng.integers(0, 2**63 - 1, size=n)
+    def run_slice(self, inputs: Mapping[str, Any], seed: int) -> Any:
+        if self.domain == "sinogram" or isinstance(inputs["image"], Sinogram):
+            return super().run_slice(inputs, seed)
+        return self.apply(inputs["image"], None, np.random.default_rng(seed))
 
     def apply_slice(self, seeds: np.ndarray, item: tuple[int, np.ndarray]) -> np.ndarray:
         """Apply to slice ``index`` of ``item = (index, image)`` with that slice's seed."""
@@ -302,7 +313,7 @@ class Projector(Component):
     :class:`Reconstructor`."""
 
     kind: ClassVar[str] = "projector"
-    execution: ClassVar[Execution] = "slice"
+    execution: ClassVar[Execution] = "whole"  # one image in, one sinogram out
 
     @abc.abstractmethod
     def project(self, image: np.ndarray) -> Sinogram:

@@ -28,6 +28,8 @@ HASH_ATTR = "tomokit_hash"
 def describe(value: Any) -> str:
     if isinstance(value, Sinogram):
         return f"sinogram {value.data.shape}"
+    if _is_model_file(value):
+        return f"model {Path(value.path).name} (sha256 {value.sha256[:12]})"
     if isinstance(value, Mapping):
         return "{" + ", ".join(f"{k}: {describe(v)}" for k, v in value.items()) + "}"
     arr = np.asarray(value)
@@ -40,9 +42,52 @@ def describe(value: Any) -> str:
     return f"{arr.dtype} array {arr.shape}"
 
 
+def _is_model_file(value: Any) -> bool:
+    return type(value).__name__ == "ModelFile" and hasattr(value, "sha256")
+
+
+def _write_model(group: Any, name: str, model: Any) -> None:
+    """A trained model (``tomokit.learn.ModelFile``): its path, sha256 and sidecar, and
+    the model file's bytes, so that a results file holds every model it refers to."""
+    from tomokit.learn import sidecar_path
+
+    sub = group.create_group(name)
+    sub.attrs["tomokit_type"] = "model"
+    sub.attrs["path"] = str(Path(model.path).resolve())
+    sub.attrs["sha256"] = model.sha256
+    sub.create_dataset("keras", data=np.frombuffer(Path(model.path).read_bytes(), np.uint8))
+    sub.create_dataset("sidecar", data=sidecar_path(model.path).read_text(encoding="utf-8"))
+
+
+def _read_model(node: Any) -> Any:
+    """A model back: the file it was saved from if unchanged, else its embedded copy
+    written (once) beside the results file."""
+    import hashlib
+
+    from tomokit.learn import ModelFile, sidecar_path
+
+    path, digest = Path(str(node.attrs["path"])), str(node.attrs["sha256"])
+    if not (path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == digest):
+        results = Path(node.file.filename)
+        path = results.with_name(f".{results.name}.models") / f"{digest[:16]}.keras"
+        if not path.is_file():
+            path.parent.mkdir(exist_ok=True)
+            sidecar = node["sidecar"][()]
+            sidecar_path(path).write_text(
+                sidecar.decode() if isinstance(sidecar, bytes) else str(sidecar), encoding="utf-8")
+            tmp = path.with_name(f".{path.name}.tmp")
+            tmp.write_bytes(node["keras"][()].tobytes())
+            tmp.replace(path)
+    return ModelFile.from_path(path)
+
+
 def write_value(group: Any, name: str, value: Any) -> None:
-    """Write one step output (array, number, string, Sinogram or dict of them)."""
+    """Write one step output (array, number, string, Sinogram, model file or a dict of
+    them)."""
     if value is None:
+        return
+    if _is_model_file(value):
+        _write_model(group, name, value)
         return
     if isinstance(value, Sinogram):
         sub = group.create_group(name)
@@ -106,6 +151,8 @@ def convert_node(node: Any) -> Any:
     import h5py
 
     if isinstance(node, h5py.Group):
+        if node.attrs.get("tomokit_type") == "model":
+            return _read_model(node)
         if node.attrs.get("tomokit_type") == "sinogram":
             return Sinogram(
                 data=node["data"][()],

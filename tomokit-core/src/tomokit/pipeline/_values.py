@@ -19,7 +19,7 @@ from tomokit.errors import RunError
 from tomokit.pipeline._refs import candidate_label, resolve_ref, split_ref
 from tomokit.pipeline.load import ResolvedStep
 
-__all__ = ["checkpoint_path", "param_value", "step_inputs", "step_params"]
+__all__ = ["checkpoint_path", "models_dir", "param_value", "step_inputs", "step_params"]
 
 
 def _default_output(ref: str, values: Mapping[str, Any], classes: Mapping[str, Any]) -> str | None:
@@ -88,3 +88,12 @@ def checkpoint_path(work: Path, step_id: str) -> Path:
     safe = _SAFE.sub("_", step_id)[:80]
     digest = hashlib.sha256(step_id.encode()).hexdigest()[:10]
     return work / f"{safe}-{digest}.h5"
+
+
+def models_dir(work: Path, step_id: str) -> Path:
+    """Where a step writes the files it makes (a trained model): beside the results,
+    ``OUT.models/STEP/``, kept after the run (the results file also embeds models)."""
+    name = work.name.removeprefix(".").removesuffix(".partial.d")
+    out = work.with_name(f"{Path(name).stem}.models") / checkpoint_path(work, step_id).stem
+    out.mkdir(parents=True, exist_ok=True)
+    return out

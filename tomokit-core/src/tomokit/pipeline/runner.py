@@ -49,11 +49,12 @@ from tomokit.pipeline._streaming import (
     StreamContext,
     describe_value,
     is_lazy,
+    lazy_parts,
     load_checkpoint,
     materialize,
     stream_step,
 )
-from tomokit.pipeline._values import checkpoint_path, step_inputs, step_params
+from tomokit.pipeline._values import checkpoint_path, models_dir, step_inputs, step_params
 from tomokit.pipeline.load import LoadedPipeline, ResolvedStep
 
 __all__ = ["RunSummary", "StepRecord", "read_results", "run_pipeline", "step_seed"]
@@ -250,8 +251,7 @@ def run_pipeline(
                     if step.id in needed:
                         file, node = sources[step.id]
                         values[step.id] = load_checkpoint(file, node)
-                        if is_lazy(values[step.id]):
-                            opened.append(values[step.id])
+                        opened.extend(lazy_parts(values[step.id]))
                         record.summary = f"reused: {describe_value(values[step.id])}"
                     if progress is not None:
                         progress(step.id, 0)
@@ -259,8 +259,7 @@ def run_pipeline(
                     record, result = _run_step(pipeline, step, seed, values, ex, step_mapper,
                                                work, hashes[step.id], progress)
                     values[step.id] = result
-                    if is_lazy(result):
-                        opened.append(result)
+                    opened.extend(lazy_parts(result))
                     sources[step.id] = (checkpoint_path(work, step.id), "value")
                 summary.steps.append(record)
                 if on_step is not None:
@@ -269,8 +268,7 @@ def run_pipeline(
             for sid in sorted(wanted):
                 if sid not in values and sid in sources:  # reused, never needed in memory
                     values[sid] = load_checkpoint(*sources[sid])
-                    if is_lazy(values[sid]):
-                        opened.append(values[sid])
+                    opened.extend(lazy_parts(values[sid]))
                 if sid in values:
                     summary.values[sid] = _summary_value(values[sid])
         os.replace(tmp, out)
@@ -285,6 +283,8 @@ def run_pipeline(
 
 
 def _summary_value(value: Any) -> Any:
+    if isinstance(value, dict) and lazy_parts(value):
+        return {k: _summary_value(v) for k, v in value.items()}
     if is_lazy(value):
         nbytes = int(np.prod(value.shape, dtype=np.int64)) * value.dtype.itemsize
         return value.read_all() if nbytes <= SUMMARY_LIMIT else describe_value(value)
@@ -301,6 +301,8 @@ def _run_step(pipeline: LoadedPipeline, step: ResolvedStep, seed: int, values: d
     advance = progress(step.id, total) if progress is not None else (lambda n: None)
     checkpoint = checkpoint_path(work, step.id)
     component = step.cls(step_params(step, values))
+    if hasattr(component, "workdir"):  # a component that writes files (a trained model)
+        component.workdir = models_dir(work, step.id)
     ctx = StreamContext(ex, advance, checkpoint, {HASH_ATTR: digest})
     t0 = time.perf_counter()
     try:
@@ -317,7 +319,7 @@ def _run_step(pipeline: LoadedPipeline, step: ResolvedStep, seed: int, values: d
             f"step {step.id!r} ({step.kind} {step.name!r}) failed: "
             f"{type(exc).__name__}: {exc}"
         ) from exc
-    if not is_lazy(result):
+    if not lazy_parts(result):  # a streamed result is already in its checkpoint
         _save_checkpoint(checkpoint, result, digest)
     seconds = time.perf_counter() - t0
     record = StepRecord(step.id, step.kind, step.name, seed, seconds, describe_value(result),
