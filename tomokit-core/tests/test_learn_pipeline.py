@@ -59,7 +59,7 @@ def _pipeline(workdir: Path, executor: str = "local"):
 
 def test_pipeline_trains_then_uses_the_model(registry, workdir):
     summary = run_pipeline(_pipeline(workdir), workdir / "out.h5")
-    train, denoised = summary.steps
+    _, denoised = summary.steps
     assert denoised.streamed and denoised.slices == 16
     res = read_results(workdir / "out.h5")
     model = res["train"]["model"]
