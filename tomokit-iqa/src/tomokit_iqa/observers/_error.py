@@ -1,7 +1,7 @@
 """PSNR and MSE observers: thin wrappers of :mod:`tomokit.metrics`, one value per slice.
 
-Both are one fused pass over the pixels (:func:`tomokit.metrics.mse`: float64
-differences reduced while in cache): the separate NaN/Inf scan other observers make is
+Both are one fused pass over the pixels (:func:`tomokit.metrics.mse`: differences
+widened to float64 and reduced while in cache): the separate NaN/Inf scan others make is
 skipped, since a non-finite input makes the error non-finite; only then are the inputs
 scanned to name the bad one.
 """
