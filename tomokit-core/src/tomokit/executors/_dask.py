@@ -2,8 +2,9 @@
 
 Imported only when ``kind: dask`` is used; Dask is the optional extra
 ``tomokit-core[dask]``. Workers read their own slices: a reader travels as "reopen this
-file", so the file must be reachable at the same path on every worker (a shared
-filesystem on a cluster).
+file" by the absolute path the client resolved when it opened it (workers run in other
+folders), so the file must be reachable at that path on every worker (a shared
+filesystem on a cluster; see docs/scale.md).
 """
 
 from __future__ import annotations
