@@ -44,6 +44,10 @@ __all__ = [
 MULTIPLE = 32
 _REFERENCE_CHANNELS = (64, 128, 256, 512)
 _REFERENCE_BLOCKS = (3, 4, 6, 3)
+#: PyTorch's BatchNorm defaults (the reference code's): running averages updated by 0.1
+#: per step (Keras momentum 0.9), epsilon 1e-5. Keras' 0.99 needs far more steps before
+#: the inference statistics catch up, which a short (CI) training never reaches.
+_BN_MOMENTUM = 0.9
 
 
 def _ch(c: int, width: float) -> int:
@@ -54,7 +58,7 @@ def _conv_bn_relu(x: Any, filters: int, kernel: int, name: str, *, strides: int 
                   relu: bool = True) -> Any:
     x = layers.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=False,
                       name=f"{name}_conv")(x)
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = layers.BatchNormalization(momentum=_BN_MOMENTUM, epsilon=1e-5, name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x) if relu else x
 
 
@@ -86,7 +90,7 @@ def _decoder_block(x: Any, n: int, name: str) -> Any:
     y = _conv_bn_relu(x, mid, 1, f"{name}_reduce")
     y = layers.Conv2DTranspose(mid, 3, strides=2, padding="same", use_bias=False,
                                name=f"{name}_up_deconv")(y)
-    y = layers.BatchNormalization(name=f"{name}_up_bn")(y)
+    y = layers.BatchNormalization(momentum=_BN_MOMENTUM, epsilon=1e-5, name=f"{name}_up_bn")(y)
     y = layers.ReLU(name=f"{name}_up_relu")(y)
     return _conv_bn_relu(y, n, 1, f"{name}_expand")
 

@@ -1,0 +1,106 @@
+"""The recipe of tomokit-seg's shipped D-LinkNet, in one command (and its quick CI variant).
+
+1. Generate acquired electrode phantoms (tomokit-phantom: projection, detector blur,
+   gain errors, photon noise, FBP) at 256 x 256, one HDF5 file for training and one with
+   other seeds for validation.
+2. Train ``dlinknet`` on them with :class:`tomokit_seg.dlinknet.DLinkNetTrainParams`: each
+   epoch every image gets a random TIQA distortion (noise, blur or rings, level 0..5),
+   random 256 x 256 crops, flips, 90-degree rotations and intensity shifts; Adam 2e-4, the
+   learning rate divided by 5 on a plateau, early stopping.
+3. Write the model (``.keras`` + sidecar with validation F1 per distortion and level) into
+   the package, where the ``tomokit_models`` hook finds it as ``tomokit-seg/dlinknet``.
+
+Run (from the repository root)::
+
+    .venv/bin/python benchmarks/segmentation_train.py            # the shipped model
+    .venv/bin/python benchmarks/segmentation_train.py --quick    # the CI variant
+    .venv/bin/python benchmarks/segmentation_train.py --epochs 1 --count 16 --out /tmp/m.keras
+                                                                   # seconds per epoch
+
+Training is checkpointed each epoch beside the output; running the same command again
+after an interruption resumes. It uses a GPU when TensorFlow sees one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ROOT / "tomokit-seg" / "src" / "tomokit_seg" / "models" / "dlinknet.keras"
+
+#: The shipped model's recipe (DLinkNetTrainParams fields).
+FULL: dict[str, Any] = {
+    "epochs": 60, "batch_size": 8, "learning_rate": 2e-4, "schedule": "plateau",
+    "lr_factor": 0.2, "patience": 3, "early_stopping": 8, "crop": 256, "crops_per_image": 1,
+    "width": 1.0, "blocks": (3, 4, 6, 3), "distortions": ("noise", "blur", "ring"),
+    "max_level": 5, "seed": 0,
+}
+#: The CI variant: a narrow, shallow network on small two-phase phantoms (see
+#: tomokit-seg/tests/test_dlinknet.py, which trains exactly this).
+QUICK: dict[str, Any] = {
+    "epochs": 20, "batch_size": 8, "learning_rate": 5e-3, "schedule": "constant",
+    "crop": 64, "crops_per_image": 4, "width": 0.25, "blocks": (1, 1, 1, 1),
+    "distortions": ("noise",), "max_level": 4, "validation_levels": (3,), "seed": 0,
+}
+QUICK_PHANTOM: dict[str, Any] = {"cbd_fraction": 0.0, "radius_mean": 10.0}
+
+
+def make_data(folder: Path, *, count: int, size: int, phantom: dict[str, Any],
+              seed: int) -> Path:
+    """An acquired electrode dataset (reused when it already exists)."""
+    from tomokit_phantom import write_dataset
+
+    path = folder / f"electrode_{size}_{count}_{seed}.h5"
+    if not path.exists():
+        write_dataset(path, "electrode", count=count, size=size, seed=seed, params=phantom,
+                      acquisition={})
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="The CI variant (about a minute).")
+    ap.add_argument("--out", type=Path, default=None, help="Model file (default: the package's).")
+    ap.add_argument("--workdir", type=Path, default=ROOT / "benchmarks" / "results" / "segmentation")
+    ap.add_argument("--count", type=int, default=None, help="Training phantoms.")
+    ap.add_argument("--epochs", type=int, default=None)
+    ap.add_argument("--device", default="auto", choices=("auto", "cpu", "gpu"))
+    args = ap.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+    from tomokit.learn import train_component
+
+    recipe = dict(QUICK if args.quick else FULL)
+    if args.epochs is not None:
+        recipe["epochs"] = args.epochs
+    recipe["device"] = args.device
+    size = 128 if args.quick else 256
+    count = args.count or (40 if args.quick else 160)
+    phantom = QUICK_PHANTOM if args.quick else {}
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    train = make_data(args.workdir, count=count, size=size, phantom=phantom, seed=0)
+    val = make_data(args.workdir, count=max(4, count // 8), size=size, phantom=phantom, seed=1)
+    t_data = time.perf_counter() - t0
+    out = args.out or (args.workdir / "dlinknet_quick.keras" if args.quick else SHIPPED)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    model, report = train_component("segmenter", "dlinknet", str(train), output=out,
+                                    train=recipe, validation=str(val), progress=True)
+    per_epoch = report.seconds / max(1, report.epochs_run - (report.resumed_from or 0))
+    summary = {
+        "model": str(model.path), "epochs": report.epochs_run, "device": report.device,
+        "data_seconds": round(t_data, 1), "train_seconds": round(report.seconds, 1),
+        "seconds_per_epoch": round(per_epoch, 2), "validation": report.validation,
+        "cpus": os.cpu_count(),
+    }
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
