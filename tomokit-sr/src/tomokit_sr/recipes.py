@@ -46,8 +46,8 @@ RECIPES: dict[str, Recipe] = {
     ),
     "shipped": Recipe(
         train_phantoms=280, validation_phantoms=14, test_phantoms=28, size=128, test_size=256,
-        train={"epochs": 40, "steps_per_epoch": 100, "batch_size": 16, "patch": 24,
-               "learning_rate": 1e-3, "schedule": "step", "lr_steps": (25, 35),
+        train={"epochs": 30, "steps_per_epoch": 100, "batch_size": 16, "patch": 16,
+               "learning_rate": 1e-3, "schedule": "step", "lr_steps": (20, 26),
                "lr_factor": 0.3},
     ),
 }
