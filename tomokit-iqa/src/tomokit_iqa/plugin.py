@@ -36,6 +36,11 @@ def tomokit_components() -> list[ComponentSpec]:
                       "BRISQUE with the LIVE model, as the MATLAB release (lower is better)"),
         ComponentSpec("scorer", "brisque_tomo", "tomokit_iqa.brisque:BRISQUETomo",
                       "BRISQUE features, SVR retrained on tomography labels (1..5, higher is better)"),
+        ComponentSpec("scorer", "tiqa", "tomokit_iqa.tiqa:TIQA",
+                      "TIQA: self-supervised rank + regress CNN (EfficientNet-B0), higher is better",
+                      extras=("tf",)),
+        ComponentSpec("scorer", "rankiqa", "tomokit_iqa.tiqa:RankIQA",
+                      "RankIQA baseline: the same two stages with VGG16", extras=("tf",)),
         ComponentSpec("task", "brisque_fit", "tomokit_iqa.brisque:BRISQUEFit",
                       "Retrain the brisque_tomo SVR from an IQA dataset file"),
     ]
