@@ -12,13 +12,13 @@ from learned_for_tests import TinyDenoiser, patches
 from tomokit.errors import InvalidInputError
 from tomokit.learn import (
     DeviceFallbackWarning,
+    _devices,
     astra_device,
     dask_gpu_worker,
     device_scope,
     gpu_count,
     resolve_device,
 )
-from tomokit.learn import _devices
 
 
 @pytest.fixture

@@ -88,7 +88,8 @@ def test_batch_size_choice():
     assert choose_batch_size((224, 224), preferred=16) == 16
     assert choose_batch_size((2048, 2048), preferred=64) < 64  # capped by memory
     assert choose_batch_size((8, 8)) == 1024
-    b = choose_batch_size((512, 512), memory_budget=512 * 512 * 1024 * 3)
-    assert b == 3 or b <= 3
+    budget = 512 * 512 * 512 * 6  # six slices' activations
+    assert choose_batch_size((512, 512), memory_budget=budget, preferred=64) == 6
+    assert choose_batch_size((512, 512), memory_budget=budget) == 4  # 1 Mpx per call
     with pytest.raises(InvalidInputError):
         choose_batch_size((0, 5))

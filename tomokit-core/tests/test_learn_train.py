@@ -141,7 +141,7 @@ def test_train_task_outputs_a_model_file(dataset, tmp_path):
         assert isinstance(out["model"], ModelFile) and Path(out["model"].path).is_file()
         den = tomokit.load("filter", "tiny_denoiser", model=str(out["model"]), device="cpu")
         assert den.filter(patches(1)["noisy"][0]).shape == (32, 32)
-        with pytest.raises(InvalidInputError, match="not trainable|epochs"):
+        with pytest.raises(InvalidInputError, match=r"not trainable|epochs"):
             tomokit.load("task", "train", {"component": {"kind": "filter", "name": "tiny_denoiser"},
                                            "train": {"epochs": -1}})
 
@@ -192,3 +192,33 @@ def test_sigkill_mid_training_resumes_to_identical_weights(dataset, tmp_path):
         assert b.files == f.files
         for k in b.files:
             assert np.array_equal(b[k], f[k]), k
+
+
+def test_cli_sigint_exits_130_keeps_checkpoint_and_resumes(dataset, tmp_path, capsys,
+                                                           monkeypatch):
+    out = tmp_path / "int.keras"
+    original = TinyDenoiser.batches
+    count = {"n": 0}
+
+    def interrupted(self, data, train, *, rng, training):  # type: ignore[no-untyped-def]
+        for batch in original(self, data, train, rng=rng, training=training):
+            if training:
+                count["n"] += 1
+                if count["n"] == 5:  # first step of epoch 3 (2 steps per epoch)
+                    signal.raise_signal(signal.SIGINT)  # as Ctrl-C does
+            yield batch
+
+    args = ["train", "filter", "tiny_denoiser", "--data", str(dataset), "-o", str(out),
+            "--train", "epochs=3", "--train", "steps_per_epoch=2", "--train", "device=cpu",
+            "--param", "device=cpu"]
+    with isolated_registry(TinyDenoiser):
+        monkeypatch.setattr(TinyDenoiser, "batches", interrupted)
+        assert main(args) == 130
+        assert "run the same command again to resume" in capsys.readouterr().err
+        assert not out.exists() and not sidecar_path(out).exists()
+        state, _ = Checkpoint(default_checkpoint_dir(out)).load()  # type: ignore[misc]
+        assert state["epoch"] == 2
+        monkeypatch.setattr(TinyDenoiser, "batches", original)
+        assert main(args) == 0
+        assert "resumed after epoch 2" in capsys.readouterr().err
+        assert out.is_file() and not default_checkpoint_dir(out).exists()

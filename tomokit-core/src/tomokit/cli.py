@@ -719,7 +719,10 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in args
     _mount_plugin_commands()
     try:
-        app(args=args, prog_name="tomokit", standalone_mode=False)
+        # click returns (rather than raises) typer.Exit's code when not standalone
+        code = app(args=args, prog_name="tomokit", standalone_mode=False)
+        if isinstance(code, int) and not isinstance(code, bool):
+            return code
     except SystemExit as exc:  # typer.Exit
         return int(exc.code or 0)
     except (typer.Exit, typer.Abort) as exc:

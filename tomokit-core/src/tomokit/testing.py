@@ -209,25 +209,25 @@ def check_component(
     elif isinstance(component, SuperResolver):
         from tomokit.errors import InvalidInputError
 
-        low = image[::2, ::2].copy()
-        low_before = low.copy()
+        small = image[::2, ::2].copy()
+        small_before = small.copy()
         factor = int(getattr(component.params, "factor", 2) or 2)
         guide: np.ndarray | None = None
         try:
-            a = np.asarray(component.upscale(low))
+            up = np.asarray(component.upscale(small))
         except InvalidInputError as exc:  # a guided method: give it the high-resolution guide
             if "guide" not in str(exc):
                 raise
-            guide = sample_image((low.shape[0] * factor, low.shape[1] * factor), seed=1)
-            a = np.asarray(component.upscale(low, guide))
-        _finite_float(a, "upscale", cls)
-        assert a.ndim == 2 and a.shape[0] >= low.shape[0] and a.shape[1] >= low.shape[1], (
-            f"{name}.upscale gave shape {a.shape} for input {low.shape}"
+            guide = sample_image((small.shape[0] * factor, small.shape[1] * factor), seed=1)
+            up = np.asarray(component.upscale(small, guide))
+        _finite_float(up, "upscale", cls)
+        assert up.ndim == 2 and up.shape[0] >= small.shape[0] and up.shape[1] >= small.shape[1], (
+            f"{name}.upscale gave shape {up.shape} for input {small.shape}"
         )
-        again = np.asarray(component.upscale(low, guide) if guide is not None
-                           else component.upscale(low))
-        assert np.array_equal(again, a), f"{name} is not deterministic"
-        assert np.array_equal(low, low_before), f"{name} modified its input"
+        again = np.asarray(component.upscale(small, guide) if guide is not None
+                           else component.upscale(small))
+        assert np.array_equal(again, up), f"{name} is not deterministic"
+        assert np.array_equal(small, small_before), f"{name} modified its input"
     elif isinstance(component, Phantom):
         s1 = component.generate((32, 32), 7)
         s2 = component.generate((32, 32), 7)

@@ -20,12 +20,12 @@ __all__ = ["choose_batch_size"]
 
 #: Pixels per model call at which throughput stops growing: CPU cores are busy and the
 #: per-call overhead is amortised (measured by benchmarks/learned_batch_size.py).
-CPU_PIXELS_PER_CALL = 1 << 19
+CPU_PIXELS_PER_CALL = 1 << 20
 #: On a GPU a call needs far more parallel work to fill the card.
 GPU_PIXELS_PER_CALL = 1 << 23
 #: Activation bytes per input pixel assumed for the memory cap (float32, 64 channels,
 #: forward pass of a few layers kept alive at once).
-ACTIVATION_BYTES_PER_PIXEL = 4 * 64 * 4
+ACTIVATION_BYTES_PER_PIXEL = 4 * 64 * 2
 
 
 def choose_batch_size(

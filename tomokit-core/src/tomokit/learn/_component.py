@@ -19,7 +19,8 @@ import numpy as np
 
 from tomokit.components import Trainable
 from tomokit.errors import InvalidInputError
-from tomokit.learn._params import TrainParams, TrainReport
+from tomokit.learn._params import TrainParams as _Recipe
+from tomokit.learn._params import TrainReport
 
 if TYPE_CHECKING:
     from tomokit.learn._data import TrainData
@@ -39,33 +40,39 @@ class KerasComponent(Trainable):
     ``device``, ``batch_size``, ``mixed_precision``).
     """
 
-    TrainParams: ClassVar[type[TrainParams]] = TrainParams
+    TrainParams: ClassVar[type[_Recipe]] = _Recipe
+    # provided by the Component class this is mixed into
+    kind: ClassVar[str]
+    name: ClassVar[str]
+    Params: ClassVar[type[Any]]
+    batch_size: ClassVar[int | None]
+    params: Any
     #: A shipped model name (or path) used when ``params.model`` is none.
     default_model: ClassVar[str | None] = None
     device_support: ClassVar[Literal["cpu", "gpu", "any"]] = "any"
 
     # ------------------------------------------------------------ what a method writes
-    def build_network(self, train: TrainParams, data: TrainData) -> Any:
+    def build_network(self, train: _Recipe, data: TrainData) -> Any:
         """Return a new (uncompiled) ``keras.Model`` for training on ``data``."""
         raise NotImplementedError(f"{type(self).__name__} must implement build_network")
 
-    def loss(self, train: TrainParams) -> Any:
+    def loss(self, train: _Recipe) -> Any:
         """The Keras loss (a name or a registered loss object)."""
         return "mse"
 
-    def metrics(self, train: TrainParams) -> Sequence[Any]:
+    def metrics(self, train: _Recipe) -> Sequence[Any]:
         """Extra Keras metrics reported per epoch (``val_`` prefixed on validation)."""
         return ()
 
     def batches(
-        self, data: TrainData, train: TrainParams, *, rng: np.random.Generator, training: bool
+        self, data: TrainData, train: _Recipe, *, rng: np.random.Generator, training: bool
     ) -> Iterator[tuple[Any, Any]]:
         """Yield ``(x, y)`` numpy batches from ``data`` (shuffled/augmented with ``rng``
         when ``training``; in a fixed order otherwise)."""
         raise NotImplementedError(f"{type(self).__name__} must implement batches")
 
     def validation_metrics(
-        self, network: Any, data: TrainData, train: TrainParams
+        self, network: Any, data: TrainData, train: _Recipe
     ) -> dict[str, float] | None:
         """Figures stored in the sidecar after training (none: Keras loss and metrics on
         the validation data)."""
@@ -90,7 +97,7 @@ class KerasComponent(Trainable):
         data: TrainData | str | os.PathLike[str],
         *,
         validation: TrainData | str | os.PathLike[str] | None = None,
-        train: TrainParams | dict[str, Any] | None = None,
+        train: _Recipe | dict[str, Any] | None = None,
         callbacks: Sequence[TrainCallback] = (),
         checkpoint_dir: str | os.PathLike[str] | None = None,
         progress: bool = False,
@@ -111,7 +118,7 @@ class KerasComponent(Trainable):
         cls = type(self)
         if train is None:
             recipe = cls.TrainParams()
-        elif isinstance(train, TrainParams):
+        elif isinstance(train, _Recipe):
             recipe = train
         else:
             try:
@@ -173,7 +180,7 @@ class KerasComponent(Trainable):
         params.update(overrides)
         if "model" in known:
             params["model"] = str(file)
-        obj = cls(params)
+        obj = cls(params)  # type: ignore[call-arg]  # Component.__init__ via the mixin
         obj.__dict__["_info"] = info
         return obj
 

@@ -146,7 +146,7 @@ class Checkpoint:
         var_file = self.directory / f"variables-{epoch}.npz"
         tmp = self.directory / f".variables-{epoch}.partial.npz"
         with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
+            np.savez(fh, **arrays)  # type: ignore[arg-type]
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, var_file)
@@ -215,7 +215,7 @@ def fingerprint(component: KerasComponent, train: TrainParams, data: TrainData,
                 validation: TrainData | None) -> str:
     """What a checkpoint belongs to: component, its params, the recipe and the data."""
     blob = {
-        "component": [type(component).kind, component_name(type(component)),
+        "component": [*type(component).component_id(),
                       f"{type(component).__module__}:{type(component).__qualname__}"],
         "params": component.params.model_dump(mode="json"),
         "train": train.model_dump(mode="json"),
