@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from importlib import resources
+
 from tomokit import CommandSpec, ComponentSpec, hookimpl
+from tomokit.specs import ModelSpec
+
+#: Where the shipped TIQA model lands (python -m tomokit_iqa.recipes.tiqa writes it).
+TIQA_MODEL = "data/tiqa.keras"
 
 _OBS = "tomokit_iqa.observers"
 
@@ -56,3 +62,13 @@ def tomokit_commands() -> list[CommandSpec]:
         CommandSpec("score", "tomokit_iqa.score_command:score",
                     "Score images, folders and volumes with a no-reference scorer"),
     ]
+
+
+@hookimpl
+def tomokit_models() -> list[ModelSpec]:
+    """The shipped TIQA model, once trained into the package by its recipe."""
+    if not resources.files("tomokit_iqa").joinpath(*TIQA_MODEL.split("/")).is_file():
+        return []
+    return [ModelSpec("tomokit-iqa/tiqa", f"tomokit_iqa:{TIQA_MODEL}",
+                      "TIQA (EfficientNet-B0) trained by tomokit's recipe on battery and "
+                      "phantom slices")]

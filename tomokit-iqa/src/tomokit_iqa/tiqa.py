@@ -511,11 +511,23 @@ class _TIQABase(KerasComponent, Scorer):
         return self.score(np.asarray(inputs["images"]))
 
 
+def _shipped_model() -> str | None:
+    from importlib import resources
+
+    from tomokit_iqa.plugin import TIQA_MODEL
+
+    found = resources.files("tomokit_iqa").joinpath(*TIQA_MODEL.split("/")).is_file()
+    return "tomokit-iqa/tiqa" if found else None
+
+
 class TIQA(_TIQABase):
-    """TIQA: EfficientNet-B0, rank (hinge, margin 6) then regress; higher is better."""
+    """TIQA: EfficientNet-B0, rank (hinge, margin 6) then regress; higher is better.
+
+    Without ``model`` it uses the shipped model ``tomokit-iqa/tiqa`` once its recipe
+    (``python -m tomokit_iqa.recipes.tiqa``) has written it into the package."""
 
     TrainParams: ClassVar[type[BaseTrainParams]] = TIQATrainParams
-    default_model: ClassVar[str | None] = None  # set when a shipped model is installed
+    default_model: ClassVar[str | None] = _shipped_model()
 
 
 class RankIQA(_TIQABase):
