@@ -93,3 +93,18 @@ def test_batch_size_choice():
     assert choose_batch_size((512, 512), memory_budget=budget) == 4  # 1 Mpx per call
     with pytest.raises(InvalidInputError):
         choose_batch_size((0, 5))
+
+
+def test_tiled_keras_fcn_equals_whole_image():
+    import keras
+
+    keras.utils.set_random_seed(4)
+    inp = keras.Input((None, None, 1))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inp)
+    x = keras.layers.Conv2D(1, 3, padding="same")(x)  # receptive-field radius 2
+    net = keras.Model(inp, x)
+    image = np.random.default_rng(3).random((130, 100)).astype(np.float32)
+    whole = np.asarray(net.predict_on_batch(image[None, ..., None]))[0, ..., 0]
+    tiled = predict_tiled(lambda t: np.asarray(net.predict_on_batch(t[..., None]))[..., 0],
+                          image, tile=64, overlap=32, multiple=32)
+    np.testing.assert_allclose(tiled[2:-2, 2:-2], whole[2:-2, 2:-2], atol=1e-5)

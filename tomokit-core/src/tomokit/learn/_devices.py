@@ -137,6 +137,7 @@ def device_scope(device: str) -> Iterator[None]:
     """Run the Keras work inside on ``device`` (``"cpu"``/``"gpu"``, already resolved)."""
     import tensorflow as tf
 
+    gpu_count()  # memory growth must be set before TensorFlow touches a GPU, even for CPU work
     name = "/GPU:0" if device == "gpu" else "/CPU:0"
     with tf.device(name):
         yield

@@ -140,10 +140,10 @@ class TrainTask(Task):
     def run(self, inputs: Mapping[str, Any], *, rng: np.random.Generator) -> dict[str, Any]:
         p = self.params
         assert isinstance(p, TrainTaskParams)
-        data = inputs.get("data", p.data)
+        data = inputs.get("data") or p.data
         if data is None:
             raise InvalidInputError("train: give params.data (a dataset file) or an input 'data'")
-        validation = inputs.get("validation", p.validation)
+        validation = inputs.get("validation") or p.validation
         if p.output is not None:
             output = Path(p.output)
         elif self.workdir is not None:
