@@ -641,6 +641,10 @@ def models_list(
     if format is not Format.table:
         _dump(rows, format)
         return
+    if not rows:
+        err.print("no installed package ships a model (plugins add them with the "
+                  "tomokit_models hook)", markup=False)
+        return
     table = Table()
     for col in ("name", "package", "component", "size", "recipe", "validation", "status"):
         table.add_column(col, overflow="fold")
