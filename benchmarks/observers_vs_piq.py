@@ -6,7 +6,9 @@ script checks that the two values agree (printing the difference: the implementa
 differ in known details, see docs/observers.md) and prints the median wall time of
 several repeats and the ratio ``piq / tomokit`` (> 1 means tomokit is faster).
 
-Run: ``.venv/bin/python benchmarks/observers_vs_piq.py [--repeats 7] [--sizes 1024 2048]``
+Run: ``.venv/bin/python benchmarks/observers_vs_piq.py [--repeats 7] [--sizes 1024 2048]
+[--metrics psnr mse]``. The load average is printed before and after: on a machine shared
+with other work torch's threads lose more than numpy's single thread, so quote it.
 """
 
 from __future__ import annotations
@@ -98,6 +100,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1024, 2048])
+    parser.add_argument("--metrics", nargs="+", default=None,
+                        help="only these metrics (default: every observer)")
     parser.add_argument(
         "--torch-threads", type=int, default=0,
         help="torch intra-op threads (0: torch's default, one per core)",
@@ -135,6 +139,11 @@ def main() -> None:
          "piq: 1e-8 added to the normalised MSE"),
         ("mse", lambda x, y: torch.mean((x.double() - y.double()) ** 2), 1e-6, ""),
     ]
+    if args.metrics:
+        unknown = set(args.metrics) - {c[0] for c in cases}
+        if unknown:
+            parser.error(f"unknown metric(s): {', '.join(sorted(unknown))}")
+        cases = [c for c in cases if c[0] in args.metrics]
     print("values: tomokit (float32 input) vs piq in float64; times: both on float32 input")
     print(f"{'size':>5} {'metric':<8} {'tomokit':>10} {'piq f64':>10} {'|diff|':>9} {'check':<5} "
           f"{'tomokit s':>10} {'piq s':>9} {'piq/tomokit':>11}")
@@ -169,6 +178,7 @@ def main() -> None:
                   f"{piq_t / ours_t:>11.2f}")
     for name, why in notes.items():
         print(f"  {name}: tolerance covers {why}")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
     if failed:
         raise SystemExit("values differ beyond the stated tolerances")
 
