@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         out = sr.upscale(t.low, t.guide)
         images[f"{name} (MSE {np.mean((out - t.truth) ** 2):.4f})"] = out
     images["ground truth"] = t.truth
-    fig, axes = plt.subplots(2, 4, figsize=(12, 6.4))
+    fig, axes = plt.subplots(2, 4, figsize=(12, 7.0))
     for ax, (title, img) in zip(axes.ravel(), images.items(), strict=True):
         vmax = None if title == "absorption guide" else 1.0
         ax.imshow(img, cmap="gray" if title == "absorption guide" else "viridis",

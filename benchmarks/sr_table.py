@@ -42,7 +42,7 @@ REPORT = {"edsr": 0.0510, "chemisr": 0.0395}  # the report's MSE (its own data)
 
 
 def _resolvers(methods: list[str], factor: int, models: Path | None, train: str | None,
-               log: Any) -> dict[str, Any]:
+               log: Any, save: Path | None = None) -> dict[str, Any]:
     import tomokit
 
     out: dict[str, Any] = {}
@@ -54,7 +54,8 @@ def _resolvers(methods: list[str], factor: int, models: Path | None, train: str 
             from tomokit_sr.recipes import train_recipe
 
             t0 = time.perf_counter()
-            comp, report, _ = train_recipe(name, train, factor=factor)
+            path = None if save is None else save / f"{name}_x{factor}.keras"
+            comp, report, _ = train_recipe(name, train, factor=factor, output=path)
             log(f"trained {name} ({train} recipe): {report.epochs_run} epochs in "
                 f"{time.perf_counter() - t0:.0f} s")
             out[name] = comp
@@ -87,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", type=int, default=256, help="high-resolution side of test phantoms")
     ap.add_argument("--models", type=Path, default=None)
     ap.add_argument("--train", choices=("quick", "shipped"), default=None)
+    ap.add_argument("--save-models", type=Path, default=None,
+                    help="with --train: also write the trained models here")
     ap.add_argument("--no-robustness", action="store_true")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = ap.parse_args(argv)
@@ -104,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"unknown methods {sorted(unknown)}")
     test = make_triples("test", args.phantoms, factor=args.factor, size=args.size)
     log(f"{len(test)} test maps from {args.phantoms} phantoms at {args.size} px, x{args.factor}")
-    resolvers = _resolvers(methods, args.factor, args.models, args.train, log)
+    resolvers = _resolvers(methods, args.factor, args.models, args.train, log, args.save_models)
 
     results: dict[str, Any] = {"factor": args.factor, "phantoms": args.phantoms,
                                "size": args.size, "maps": len(test), "methods": {}}

@@ -90,3 +90,19 @@ def test_patch_batch_normalises_like_prediction():
     assert scale.shape == (1, 1) and scale.item() == pytest.approx(5 * np.abs(t.low).max())
     with pytest.raises(InvalidInputError, match="patch"):
         patch_batch(lows, t.guide[None], t.truth[None], patch=64, rng=np.random.default_rng(0))
+
+
+def test_patch_batch_augmented_crops_stay_aligned():
+    """After rotation, flip and the margin trim, each low-resolution crop is still the
+    block mean of its truth crop (noiseless data), and the guide crop is the truth's
+    neighbourhood (same size, values in [0, 1] up to the added noise)."""
+    triples = make_triples("train", 2, size=64, noise=False)
+    lows = np.stack([t.low for t in triples])
+    guides = np.stack([t.guide for t in triples])
+    truths = np.stack([t.truth for t in triples])
+    (low, guide), truth = patch_batch(lows, guides, truths, patch=8,
+                                      rng=np.random.default_rng(3), augment_data=True)
+    for k in range(len(low)):
+        np.testing.assert_allclose(block_mean(truth[k, ..., 0], 4), low[k, ..., 0], atol=1e-5)
+    assert guide.shape == truth.shape == (len(triples), 32, 32, 1)
+    assert guide.min() > -0.2 and guide.max() < 1.2

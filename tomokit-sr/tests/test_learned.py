@@ -117,9 +117,31 @@ def test_training_batches_shapes(tiny_data):
     comp = ChemISR(factor=2)
     train = SRTrainParams(**{**TINY, "batch_size": 3})
     batches = list(comp.batches(tiny_data, train, rng=np.random.default_rng(0), training=True))
-    assert sum(len(y) for _, y in batches) == len(tiny_data)
+    n = len(tiny_data)
+    assert [len(y) for _, y in batches] == [3] * (n // 3)  # full batches only (no retrace)
+    few = SRTrainParams(**{**TINY, "batch_size": n + 5})
+    (low_few, _), _ = next(comp.batches(tiny_data, few, rng=np.random.default_rng(0),
+                                        training=True))
+    assert len(low_few) == n + 5  # drawn with replacement
     (low, guide), y = batches[0]
     assert low.shape == (3, 8, 8, 1) and guide.shape == (3, 16, 16, 1) and y.shape == guide.shape
     again = list(comp.batches(tiny_data, train, rng=np.random.default_rng(5), training=False))
     fixed = list(comp.batches(tiny_data, train, rng=np.random.default_rng(6), training=False))
+    assert sum(len(y) for _, y in fixed) == n  # validation: every row once
     np.testing.assert_array_equal(again[0][1], fixed[0][1])  # validation crops are fixed
+
+
+def test_upscale_command_with_a_model(trained, tmp_path):
+    from tomokit.cli import main
+
+    comp, path = trained["chemisr"]
+    rng = np.random.default_rng(7)
+    cube = rng.random((6, 6, 5)).astype(np.float32)
+    guide = rng.random((12, 12)).astype(np.float32)
+    np.save(tmp_path / "low.npy", cube)
+    np.save(tmp_path / "guide.npy", guide)
+    out = tmp_path / "high.npy"
+    assert main(["upscale", str(tmp_path / "low.npy"), "--guide", str(tmp_path / "guide.npy"),
+                 "--super-resolver", "chemisr", "--factor", "2", "--channel-block", "2",
+                 "--param", f"model={path}", "-o", str(out)]) == 0
+    np.testing.assert_allclose(np.load(out), comp.upscale(cube, guide), atol=1e-6)

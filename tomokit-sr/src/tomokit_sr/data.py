@@ -153,11 +153,12 @@ def augment(
     max_shift: float = 2.0,
     shift_probability: float = 0.5,
     guide_noise: float = 0.02,
+    guide_span: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Random rotation by 90 degrees and flip of all three, then, with
     ``shift_probability``, the guide misregistered by up to ``max_shift`` px in each
     direction (real pairs are never perfectly aligned) and Gaussian noise on the guide
-    (``guide_noise`` times its range)."""
+    (``guide_noise`` times ``guide_span``, by default the guide's range)."""
     k = int(rng.integers(4))
     flip = bool(rng.integers(2))
 
@@ -170,7 +171,7 @@ def augment(
         dy, dx = rng.uniform(-max_shift, max_shift, 2)
         guide = shift_guide(guide, float(dy), float(dx))
     if guide_noise > 0:
-        span = float(guide.max() - guide.min()) or 1.0
+        span = guide_span if guide_span is not None else float(guide.max() - guide.min()) or 1.0
         sigma = rng.uniform(0, guide_noise) * span
         guide = (guide + rng.normal(0, sigma, guide.shape)).astype(np.float32)
     return low, guide, truth
@@ -190,12 +191,11 @@ def patch_batch(
     rows ``lows (B, h, w)``, ``guides``/``truths (B, f h, f w)``.
 
     Each row is normalised as the components do it at prediction time (low and truth by
-    the low map's max, guide to [0, 1] over the whole image), then, with
-    ``augment_data``, :func:`augment`-ed, and a ``patch x patch`` low-resolution crop
-    (the matching ``f patch`` crop of guide and truth) is cut at a position from ``rng``.
+    the low map's max, guide to [0, 1] over the whole image), a ``patch x patch``
+    low-resolution crop (the matching ``f patch`` crop of guide and truth) is cut at a
+    position from ``rng`` and, with ``augment_data``, :func:`augment`-ed (the crop is
+    taken with a margin that the guide's shift moves into view, then trimmed).
     """
-    from tomokit_sr._base import normalize_guide
-
     lows, guides, truths = np.asarray(lows), np.asarray(guides), np.asarray(truths)
     n, h, w = lows.shape
     f = guides.shape[1] // h
@@ -206,19 +206,30 @@ def patch_batch(
         )
     if not 1 <= patch <= min(h, w):
         raise InvalidInputError(f"patch: {patch} does not fit the low-resolution maps {(h, w)}")
+    # augment a crop with a margin for the shift, not the whole image (the costly part)
+    margin = int(np.ceil((max_shift + 1) / f)) if augment_data else 0
+    margin = max(0, min(margin, (min(h, w) - patch) // 2))
+    size = patch + 2 * margin
     out_low, out_guide, out_truth = [], [], []
     for k in range(n):
-        low, guide, truth = lows[k], guides[k], truths[k]
+        # whole-image normalisation, as at prediction time
+        scale = float(np.abs(lows[k]).max()) or 1.0
+        g_lo, g_hi = float(guides[k].min()), float(guides[k].max())
+        g_span = (g_hi - g_lo) or 1.0
+        i = int(rng.integers(0, h - size + 1))
+        j = int(rng.integers(0, w - size + 1))
+        low = lows[k, i:i + size, j:j + size] / scale
+        guide = (guides[k, f * i:f * (i + size), f * j:f * (j + size)] - g_lo) / g_span
+        truth = truths[k, f * i:f * (i + size), f * j:f * (j + size)] / scale
+        if g_hi == g_lo:
+            guide = np.zeros_like(guide)
         if augment_data:
-            low, guide, truth = augment(low, guide, truth, rng, max_shift=max_shift)
-        low_n, scale = normalize_low(low)
-        guide_n = normalize_guide(guide[..., None])[..., 0]
-        truth_n = truth / scale[..., 0]
-        i = int(rng.integers(0, h - patch + 1))
-        j = int(rng.integers(0, w - patch + 1))
-        out_low.append(low_n[i:i + patch, j:j + patch])
-        out_guide.append(guide_n[f * i:f * (i + patch), f * j:f * (j + patch)])
-        out_truth.append(truth_n[f * i:f * (i + patch), f * j:f * (j + patch)])
+            low, guide, truth = augment(low, guide, truth, rng, max_shift=max_shift,
+                                        guide_span=1.0)
+        c, fc, fp = margin, f * margin, f * patch
+        out_low.append(low[c:c + patch, c:c + patch])
+        out_guide.append(guide[fc:fc + fp, fc:fc + fp])
+        out_truth.append(truth[fc:fc + fp, fc:fc + fp])
     return (
         (np.stack(out_low)[..., None].astype(np.float32),
          np.stack(out_guide)[..., None].astype(np.float32)),

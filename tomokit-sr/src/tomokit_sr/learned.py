@@ -137,13 +137,19 @@ class _LearnedSR(KerasComponent, SRBase):
         self, data: TrainData, train: BaseTrainParams, *, rng: np.random.Generator, training: bool
     ) -> Iterator[tuple[Any, Any]]:
         """One pass over ``data``: a crop per row (augmented when training, fixed crops
-        otherwise, so every validation pass sees the same patches)."""
+        otherwise, so every validation pass sees the same patches).
+
+        Training batches are all full (the remainder of a shuffled pass is dropped; rows
+        are drawn with replacement when there are fewer than a batch): a batch of another
+        size would make Keras retrace its train step, which costs more than the step."""
         assert isinstance(train, SRTrainParams)
-        n = len(data)
+        n, bs = len(data), train.batch_size
         order = rng.permutation(n) if training else np.arange(n)
         crops = rng if training else np.random.default_rng(12345)
-        for start in range(0, n, train.batch_size):
-            idx = order[start:start + train.batch_size]
+        if training:
+            order = order[: (n // bs) * bs] if n >= bs else rng.choice(n, bs)
+        for start in range(0, len(order), bs):
+            idx = order[start:start + bs]
             (low, guide), truth = patch_batch(
                 data.read("low", idx), data.read("guide", idx), data.read("truth", idx),
                 patch=train.patch, rng=crops, augment_data=training and train.augment,

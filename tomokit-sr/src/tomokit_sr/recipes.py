@@ -45,9 +45,9 @@ RECIPES: dict[str, Recipe] = {
                "guide_blocks": 1, "refine_blocks": 2},
     ),
     "shipped": Recipe(
-        train_phantoms=280, validation_phantoms=14, test_phantoms=28, size=128, test_size=256,
-        train={"epochs": 30, "steps_per_epoch": 100, "batch_size": 16, "patch": 16,
-               "learning_rate": 1e-3, "schedule": "step", "lr_steps": (20, 26),
+        train_phantoms=196, validation_phantoms=14, test_phantoms=28, size=256, test_size=256,
+        train={"epochs": 24, "steps_per_epoch": 100, "batch_size": 16, "patch": 16,
+               "learning_rate": 1e-3, "schedule": "step", "lr_steps": (16, 21),
                "lr_factor": 0.3},
     ),
 }
