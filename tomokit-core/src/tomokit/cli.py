@@ -312,15 +312,18 @@ def run(
                 records.append(record)
                 if quiet:
                     return
+                from rich.markup import escape
+
+                sid = escape(record.id)  # candidate ids hold brackets: not markup
                 if record.reused:
-                    err.print(f"[cyan]reused[/cyan] {record.id} ({record.kind} {record.name}): "
+                    err.print(f"[cyan]reused[/cyan] {sid} ({record.kind} {record.name}): "
                               "inputs, params and versions unchanged")
                     return
                 rate = (f", {record.slices / record.seconds:.1f} slices/s"
                         if record.slices and record.seconds else "")
                 err.print(
-                    f"[green]done[/green] {record.id} ({record.kind} {record.name}) "
-                    f"in {record.seconds:.2f} s{rate}: {record.summary}"
+                    f"[green]done[/green] {sid} ({record.kind} {record.name}) "
+                    f"in {record.seconds:.2f} s{rate}: {escape(record.summary)}"
                 )
 
             summary = run_pipeline(pipeline, target, on_step=show, executor=ex, resume=resume,
@@ -348,6 +351,8 @@ def _progress(quiet: bool) -> Any:
     """A rich progress display (one bar per step, slices/s and ETA) as a context manager
     yielding ``progress(step_id, total) -> advance(n)``, or a no-op when quiet."""
     import contextlib
+
+    from rich.markup import escape
 
     if quiet:
         return contextlib.nullcontext(None)
@@ -378,7 +383,7 @@ def _progress(quiet: bool) -> Any:
         with bars:
 
             def start(step_id: str, total: int) -> Any:
-                task = bars.add_task(step_id, total=max(total, 1), completed=0 if total else 1)
+                task = bars.add_task(escape(step_id), total=max(total, 1), completed=0 if total else 1)
 
                 def advance(n: int) -> None:
                     bars.advance(task, n)

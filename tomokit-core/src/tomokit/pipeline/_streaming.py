@@ -26,6 +26,7 @@ __all__ = [
     "load_checkpoint",
     "materialize",
     "serial_if_needed",
+    "stream_section",
     "stream_step",
 ]
 
@@ -265,6 +266,27 @@ def stream_step(component: Component, inputs: dict[str, Any], rng: np.random.Gen
     angles = scans[0].angles if scans else None
     fn = functools.partial(_slice_call, component, keys, fixed, seeds, angles)
     return True, ctx.run_slices(serial_if_needed(component, fn), source)
+
+
+def _section_call(components: list[Component], keys: list[str], seeds: list[np.ndarray],
+                  item: tuple[int, Any]) -> Any:
+    """One slice through every step of a section, in memory."""
+    index, value = item
+    for component, key, step_seeds in zip(components, keys, seeds, strict=True):
+        value = component.run_slice({key: value}, int(step_seeds[index]))
+    return value
+
+
+def stream_section(components: list[Component], keys: list[str], rngs: list[np.random.Generator],
+                   reader: Any, ctx: StreamContext) -> Any:
+    """Run a section (consecutive per-slice steps) over ``reader`` in one pass: each
+    slice goes through every step in memory; only the last step's result is written.
+    Each step draws its per-slice seeds as it would alone, so results are identical."""
+    seeds = [c.slice_seeds(rng, len(reader)) for c, rng in zip(components, rngs, strict=True)]
+    fn: Callable[[Any], Any] = functools.partial(_section_call, components, keys, seeds)
+    if not all(c.thread_safe for c in components):
+        fn = _Serial(fn)
+    return ctx.run_slices(fn, reader)
 
 
 def _stream_batches(component: Component, inputs: dict[str, Any], lazy: dict[str, Any],

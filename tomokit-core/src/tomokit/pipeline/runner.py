@@ -45,6 +45,7 @@ from tomokit.pipeline._results import (
     versions,
     write_value,
 )
+from tomokit.pipeline._sections import sections
 from tomokit.pipeline._streaming import (
     StreamContext,
     describe_value,
@@ -52,6 +53,7 @@ from tomokit.pipeline._streaming import (
     lazy_parts,
     load_checkpoint,
     materialize,
+    stream_section,
     stream_step,
 )
 from tomokit.pipeline._values import checkpoint_path, models_dir, step_inputs, step_params
@@ -183,6 +185,7 @@ def run_pipeline(
     executor: Any = None,
     resume: bool = False,
     progress: ProgressFactory | None = None,
+    fuse: bool = True,
 ) -> RunSummary:
     """Run every step of ``pipeline`` and write the results to ``output`` (HDF5).
 
@@ -190,7 +193,9 @@ def run_pipeline(
     pipeline's ``executor:`` section) runs per-slice work and streams volumes;
     ``mapper`` overrides the executor's ``map`` for in-memory work. ``resume`` reuses
     steps whose content hash matches a checkpoint of an interrupted run or a step of an
-    earlier results file at ``output``. ``on_step`` is called after each step;
+    earlier results file at ``output``. With ``fuse`` (default) consecutive per-slice
+    steps over a volume run as one section, writing only the last step's result (see
+    :mod:`tomokit.pipeline._sections`). ``on_step`` is called after each step;
     ``progress(step_id, total)`` returns a callback advanced by the slices done.
     Raises :class:`~tomokit.errors.InvalidInputError` for unreadable inputs or an output
     that would overwrite an input, and :class:`~tomokit.errors.RunError` when a step
@@ -222,6 +227,8 @@ def run_pipeline(
     elif work.exists():
         shutil.rmtree(work)
     needed = _needed(pipeline, set(sources))
+    fused = sections(pipeline, wanted) if fuse else {}
+    in_section = {s.id for chain in fused.values() for s in chain[1:]}
 
     summary = RunSummary(output=out)
     tmp = _temporary_path(out)
@@ -245,6 +252,32 @@ def run_pipeline(
                         opened.append(values[name])
             for step in pipeline.steps:
                 seed = seed_of(pipeline, step)
+                if step.id in in_section:
+                    continue  # run with the first step of its section
+                chain = fused.get(step.id)
+                if chain is not None and chain[-1].id not in sources:
+                    records, result = _run_section(pipeline, chain, values, ex, step_mapper,
+                                                   work, hashes, progress)
+                    tail = chain[-1].id
+                    values[tail] = result
+                    opened.extend(lazy_parts(result))
+                    sources[tail] = (checkpoint_path(work, tail), "value")
+                    for record in records:
+                        summary.steps.append(record)
+                        if on_step is not None:
+                            on_step(record)
+                    continue
+                if chain is not None:  # the section's last step is reusable: all of it is
+                    for member in chain[:-1]:
+                        record = StepRecord(member.id, member.kind, member.name,
+                                            seed_of(pipeline, member), 0.0,
+                                            f"reused with section ending at {chain[-1].id}",
+                                            reused=True)
+                        summary.steps.append(record)
+                        if on_step is not None:
+                            on_step(record)
+                    step = chain[-1]
+                    seed = seed_of(pipeline, step)
                 if step.id in sources:
                     record = StepRecord(step.id, step.kind, step.name, seed, 0.0,
                                         "reused (unchanged)", reused=True)
@@ -264,19 +297,20 @@ def run_pipeline(
                 summary.steps.append(record)
                 if on_step is not None:
                     on_step(record)
-            _write_results(pipeline, tmp, summary, sources, hashes, wanted, started)
             for sid in sorted(wanted):
                 if sid not in values and sid in sources:  # reused, never needed in memory
                     values[sid] = load_checkpoint(*sources[sid])
                     opened.extend(lazy_parts(values[sid]))
                 if sid in values:
                     summary.values[sid] = _summary_value(values[sid])
+            for reader in opened:  # checkpoints are read no more; the results take them
+                reader.close()
+            opened.clear()
+            _write_results(pipeline, tmp, summary, sources, hashes, wanted, started, work)
         os.replace(tmp, out)
         shutil.rmtree(work, ignore_errors=True)
     except BaseException:
-        tmp.unlink(missing_ok=True)
-        if not resume:
-            shutil.rmtree(work, ignore_errors=True)
+        tmp.unlink(missing_ok=True)  # finished steps' checkpoints stay for --resume
         raise
     return summary
 
@@ -328,23 +362,85 @@ def _run_step(pipeline: LoadedPipeline, step: ResolvedStep, seed: int, values: d
 
 
 
+def _run_section(pipeline: LoadedPipeline, chain: list[ResolvedStep], values: dict[str, Any],
+                 ex: Any, mapper: SliceMapper, work: Path, hashes: dict[str, str],
+                 progress: ProgressFactory | None) -> tuple[list[StepRecord], Any]:
+    """A section: streamed in one pass when its input is a volume, else step by step."""
+    head, tail = chain[0], chain[-1]
+    source = step_inputs(head, values, {s.id: s.cls for s in pipeline.steps})
+    reader = next(iter(source.values()))
+    if not is_lazy(reader):
+        records = []
+        for step in chain:
+            record, values[step.id] = _run_step(pipeline, step, seed_of(pipeline, step), values,
+                                                ex, mapper, work, hashes[step.id], progress)
+            records.append(record)
+        return records, values[tail.id]
+    advance = progress(tail.id, len(reader)) if progress is not None else (lambda n: None)
+    for step in chain[:-1]:
+        if progress is not None:
+            progress(step.id, 0)
+    ctx = StreamContext(ex, advance, checkpoint_path(work, tail.id), {HASH_ATTR: hashes[tail.id]})
+    components = [step.cls(step.params) for step in chain]
+    keys = [next(iter(step.inputs)) for step in chain]
+    rngs = [np.random.default_rng(seed_of(pipeline, step)) for step in chain]
+    t0 = time.perf_counter()
+    try:
+        result = stream_section(components, keys, rngs, reader, ctx)
+    except TomokitError as exc:
+        raise RunError(f"section {head.id!r}..{tail.id!r} failed: {exc}") from exc
+    except Exception as exc:
+        raise RunError(f"section {head.id!r}..{tail.id!r} failed: "
+                       f"{type(exc).__name__}: {exc}") from exc
+    seconds = time.perf_counter() - t0
+    ids = " -> ".join(s.id for s in chain)
+    records = [StepRecord(s.id, s.kind, s.name, seed_of(pipeline, s), 0.0,
+                          f"fused into section {ids} (not written)", streamed=True,
+                          slices=ctx.slices) for s in chain[:-1]]
+    records.append(StepRecord(tail.id, tail.kind, tail.name, seed_of(pipeline, tail), seconds,
+                              describe_value(result), streamed=True, slices=ctx.slices))
+    return records, result
+
+
+def _largest_checkpoint(sources: dict[str, tuple[Path, str]], wanted: set[str],
+                        work: Path) -> str | None:
+    """The wanted step with the biggest checkpoint of this run (at least 1 MiB)."""
+    own = [sid for sid in wanted if sid in sources and sources[sid][0].parent == work
+           and sources[sid][0].is_file()]
+    best = max(own, key=lambda sid: sources[sid][0].stat().st_size, default=None)
+    return best if best is not None and sources[best][0].stat().st_size >= 2**20 else None
+
+
 def _write_results(pipeline: LoadedPipeline, tmp: Path, summary: RunSummary,
                    sources: dict[str, tuple[Path, str]], hashes: dict[str, str],
-                   wanted: set[str], started: _dt.datetime) -> None:
-    """The results file: each wanted step copied from its checkpoint, with provenance."""
+                   wanted: set[str], started: _dt.datetime, work: Path) -> None:
+    """The results file: each wanted step copied from its checkpoint, with provenance.
+
+    The biggest checkpoint of this run becomes the results file itself (renamed, its
+    value moved under ``/steps``), so the largest output is written once, not twice."""
     import h5py
 
     records = {r.id: r for r in summary.steps}
-    with h5py.File(tmp, "w") as h5:
-        steps_group = h5.create_group("steps")
+    base = _largest_checkpoint(sources, wanted, work)
+    if base is not None:
+        os.replace(sources[base][0], tmp)
+        with h5py.File(tmp, "a") as h5:
+            for key in list(h5.attrs):
+                del h5.attrs[key]
+            h5.create_group("steps")
+            h5.move(sources[base][1], f"steps/{base}")
+        sources[base] = (tmp, f"steps/{base}")
+    with h5py.File(tmp, "a" if base is not None else "w") as h5:
+        steps_group = h5["steps"] if base is not None else h5.create_group("steps")
         for step in pipeline.steps:
             if step.id not in wanted or step.id not in sources:
                 continue
             file, node = sources[step.id]
-            with h5py.File(file, "r") as src:
-                if node not in src:  # a step that returned None
-                    continue
-                src.copy(src[node], steps_group, name=step.id)
+            if step.id != base:
+                with h5py.File(file, "r") as src:
+                    if node not in src:  # a step that returned None
+                        continue
+                    src.copy(src[node], steps_group, name=step.id)
             target = steps_group[step.id]
             rec = records.get(step.id)
             reused = rec.reused if rec is not None else True
