@@ -404,13 +404,14 @@ class FitParams(Params):
     validation_sources: Sequence[str] = Field(
         (), description="source_id values held out for validation (none: the last 20%)."
     )
+    refit_all: bool = Field(False, description="Refit on all rows after validating.")
 
 
 class BRISQUEFit(Task):
     """Pipeline task: retrain the ``brisque_tomo`` SVR from an IQA dataset file.
 
     Holds out whole references (never crops of a training reference) for the validation
-    SROCC in the model's sidecar, then refits on everything.
+    SROCC in the model's sidecar; ``refit_all`` then refits on everything.
     """
 
     Params = FitParams
@@ -421,7 +422,7 @@ class BRISQUEFit(Task):
         assert isinstance(p, FitParams)
         return fit_from_dataset(
             p.dataset, p.output, C=p.C, epsilon=p.epsilon, gamma=p.gamma,
-            validation_sources=tuple(p.validation_sources),
+            validation_sources=tuple(p.validation_sources), refit_all=p.refit_all,
         )
 
 
@@ -435,9 +436,12 @@ def fit_from_dataset(
     validation_sources: Sequence[str] = (),
     info: Mapping[str, Any] | None = None,
     cols: Mapping[str, np.ndarray] | None = None,
+    refit_all: bool = False,
 ) -> dict[str, Any]:
-    """Features of ``dataset``, a held-out validation by reference, the final fit on all
-    rows, written to ``output`` (.npz + .json). Returns the sidecar's figures."""
+    """Features of ``dataset``, a fit on the training references validated on the
+    held-out ones, written to ``output`` (.npz + .json); ``refit_all`` refits on every
+    row before writing (the held-out figures then describe the first fit only). Returns
+    the sidecar's figures."""
     t0 = time.perf_counter()
     data = dict(cols) if cols is not None else dataset_features(dataset)
     sources = np.asarray(data["source_id"])
@@ -453,10 +457,11 @@ def fit_from_dataset(
     trial = fit_brisque_svr(x[~val], y[~val], C=C, epsilon=epsilon, gamma=gamma)
     pv = trial.predict(x[val])
     figures = validation_figures(pv, {k: np.asarray(v)[val] for k, v in data.items()})
-    final = fit_brisque_svr(x, y, C=C, epsilon=epsilon, gamma=gamma)
+    final = fit_brisque_svr(x, y, C=C, epsilon=epsilon, gamma=gamma) if refit_all else trial
     meta = {
         "validation": {"held_out_sources": held, "n_train": int((~val).sum()),
-                       "n_validation": int(val.sum()), "figures": figures},
+                       "n_validation": int(val.sum()), "figures": figures,
+                       "refit_on_all": refit_all},
         "data": {"dataset": Path(dataset).name, "n_rows": len(y), "n_references": len(unique),
                  "references": unique},
         "target": "generated label (1..5, higher is better)",

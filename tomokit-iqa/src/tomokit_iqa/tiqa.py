@@ -436,6 +436,11 @@ class _TIQABase(KerasComponent, Scorer):
         if rank_report is not None:
             report.extra["rank"] = rank_report.to_dict()
             report.seconds += rank_report.seconds
+        if ck is not None:  # both stages done: a rerun would start over, not resume
+            from tomokit.learn import Checkpoint
+
+            for sub in ("rank", "regress"):
+                Checkpoint(ck / sub).clear()
         return report
 
     # ------------------------------------------------------------------ scoring
