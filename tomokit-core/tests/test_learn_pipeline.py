@@ -93,3 +93,45 @@ def test_local_and_dask_give_identical_denoised_volumes(registry, workdir):
     wb = TinyDenoiser(model=b["train"]["model"].path).network.get_weights()
     assert all(np.array_equal(x, y) for x, y in zip(wa, wb, strict=True))
     assert np.array_equal(a["denoised"], b["denoised"])
+
+
+def test_resume_keys_on_model_file_content_and_component_code(registry, workdir, tmp_path):
+    import json
+    import sys
+    import textwrap
+
+    from tomokit.learn import sidecar_path
+    from tomokit.pipeline._hashing import _CODE_HASHES, code_hash, step_hashes
+
+    run_pipeline(_pipeline(workdir), workdir / "out.h5")
+    model = Path(read_results(workdir / "out.h5")["train"]["model"].path)
+    text = f"""
+inputs: {{noisy: {{path: noisy.h5, dataset: /data}}}}
+steps:
+  - {{id: denoised, filter: tiny_denoiser, params: {{model: {model}}}, inputs: [noisy]}}
+"""
+    p = parse_pipeline(text, file=str(workdir / "q.yaml"), base_dir=workdir)
+    before = step_hashes(p)["denoised"]
+    info = json.loads(sidecar_path(model).read_text())
+    info["note"] = "retrained"
+    sidecar_path(model).write_text(json.dumps(info))
+    assert step_hashes(p)["denoised"] != before  # the model file's content is in the hash
+
+    # a component's source is in the hash: editing the module changes it
+    mod = tmp_path / "edited_component.py"
+    mod.write_text(textwrap.dedent("""
+        import tomokit
+        class Edited(tomokit.Task):
+            def run(self, inputs, *, rng):
+                return {"x": 1}
+    """))
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import edited_component
+
+        first = code_hash(edited_component.Edited)
+        mod.write_text(mod.read_text().replace('{"x": 1}', '{"x": 2}'))
+        _CODE_HASHES.clear()
+        assert code_hash(edited_component.Edited) != first
+    finally:
+        sys.path.remove(str(tmp_path))

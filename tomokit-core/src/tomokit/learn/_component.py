@@ -184,6 +184,22 @@ class KerasComponent(Trainable):
         obj.__dict__["_info"] = info
         return obj
 
+    @classmethod
+    def referenced_files(cls, params: Any, base_dir: Path) -> list[Path]:
+        """The model file (and its sidecar) these params use, hashed by content for
+        ``--resume``: retraining a model in place reruns the steps that use it."""
+        from tomokit.learn._files import find_model, sidecar_path
+
+        ref = getattr(params, "model", None) or cls.default_model
+        if ref is None:
+            return []
+        try:
+            path = find_model(ref if Path(str(ref)).is_absolute() or not
+                              (base_dir / str(ref)).is_file() else base_dir / str(ref))
+        except InvalidInputError:
+            return []
+        return [p for p in (path, sidecar_path(path)) if p.is_file()]
+
     @property
     def model_path(self) -> Path | None:
         """The model file this component uses (none before training without one)."""

@@ -136,16 +136,35 @@ class TrainTask(Task):
     thread_safe: ClassVar[bool] = False
     #: Folder for a model without an explicit ``output`` (the runner sets it per run).
     workdir: Path | None = None
+    #: Folder that relative paths in params are relative to (the pipeline file's).
+    base_dir: Path | None = None
+
+    @classmethod
+    def referenced_files(cls, params: Any, base_dir: Path) -> list[Path]:
+        """The dataset files, hashed by content for ``--resume``."""
+        assert isinstance(params, TrainTaskParams)
+        return [base_dir / f for f in (params.data, params.validation)
+                if f is not None and (base_dir / f).is_file()]
+
+    @classmethod
+    def code_dependencies(cls, params: Any) -> list[type]:
+        """The trained component's class: editing its code retrains."""
+        assert isinstance(params, TrainTaskParams)
+        return [_component_class(params.component.kind, params.component.name)]
+
+    def _path(self, value: str) -> Path:
+        return Path(self.base_dir or ".") / value
 
     def run(self, inputs: Mapping[str, Any], *, rng: np.random.Generator) -> dict[str, Any]:
         p = self.params
         assert isinstance(p, TrainTaskParams)
-        data = inputs.get("data") or p.data
+        data = inputs.get("data") or (self._path(p.data) if p.data else None)
         if data is None:
             raise InvalidInputError("train: give params.data (a dataset file) or an input 'data'")
-        validation = inputs.get("validation") or p.validation
+        validation = inputs.get("validation") or (
+            self._path(p.validation) if p.validation else None)
         if p.output is not None:
-            output = Path(p.output)
+            output = self._path(p.output)
         elif self.workdir is not None:
             output = Path(self.workdir) / f"{p.component.kind}-{p.component.name}.keras"
         else:

@@ -83,8 +83,8 @@ def step_hashes(pipeline: LoadedPipeline) -> dict[str, str]:
             "distribution": dist,
             "version": dist_version(dist) if dist else "",
             "component_version": str(getattr(step.cls, "version", "")),
-            "code": code_hash(step.cls),
-            "files": {str(p): _file_hash(p) for p in _files_of(step)},
+            "code": [code_hash(c) for c in _code_of(step)],
+            "files": {str(p): _file_hash(p) for p in _files_of(step, pipeline.base_dir)},
             "params": step.params.model_dump(mode="json"),
             "param_refs": {k: upstream(r) for k, r in step.param_refs.items()},
             "seed": seed_of(pipeline, step),
@@ -133,12 +133,21 @@ def code_hash(cls: type) -> str:
     return digest
 
 
-def _files_of(step: ResolvedStep) -> list[Path]:
-    """Files a step's component reads besides its inputs (model files), by content."""
+def _files_of(step: ResolvedStep, base: Path) -> list[Path]:
+    """Files a step's component reads besides its inputs (model files, datasets named
+    in params), by content; relative paths are relative to the pipeline's folder."""
     files = getattr(step.cls, "referenced_files", None)
     if files is None or step.param_refs:
         return []  # referenced results are hashed through their step's hash
-    return [Path(p) for p in files(step.params)]
+    return [Path(p) for p in files(step.params, base)]
+
+
+def _code_of(step: ResolvedStep) -> list[type]:
+    """The classes whose source decides a step's result: its component's, and those it
+    declares (a ``train`` task: the component it trains)."""
+    deps = getattr(step.cls, "code_dependencies", None)
+    extra = list(deps(step.params)) if deps is not None and not step.param_refs else []
+    return [step.cls, *extra]
 
 
 def seed_of(pipeline: LoadedPipeline, step: ResolvedStep) -> int:

@@ -337,6 +337,8 @@ def _run_step(pipeline: LoadedPipeline, step: ResolvedStep, seed: int, values: d
     component = step.cls(step_params(step, values))
     if hasattr(component, "workdir"):  # a component that writes files (a trained model)
         component.workdir = models_dir(work, step.id)
+    if hasattr(component, "base_dir"):  # relative paths in its params
+        component.base_dir = pipeline.base_dir
     ctx = StreamContext(ex, advance, checkpoint, {HASH_ATTR: digest})
     t0 = time.perf_counter()
     try:
