@@ -79,7 +79,9 @@ def _main(
 
 def _dump(data: Any, fmt: Format) -> None:
     if fmt is Format.json:
-        typer.echo(json.dumps(data, indent=2, default=str))
+        from tomokit.io._guard import dumps_json
+
+        typer.echo(dumps_json(data))  # strict JSON: NaN/Infinity become null
     else:
         import yaml
 
@@ -209,11 +211,19 @@ def validate(file: Annotated[Path, typer.Argument(help="Pipeline YAML file.")]) 
 @app.command()
 def schema(
     output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="Write to this file instead.")
+        Path | None, typer.Option("-o", "--output", help="Write to this file (.json) instead.")
     ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing file that is not a schema.")
+    ] = False,
 ) -> None:
     """Print the JSON Schema of pipeline files, with every installed component's params."""
+    from tomokit.io._guard import JSON_SUFFIXES, check_output, is_tomokit_json, write_text
     from tomokit.pipeline import pipeline_schema
+
+    if output is not None:
+        check_output(output, what="--output", suffixes=JSON_SUFFIXES, format_name="JSON",
+                     overwrite=overwrite, replaceable=is_tomokit_json)
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -223,8 +233,8 @@ def schema(
     if output is None:
         typer.echo(text)
     else:
-        _atomic_write_text(output, text + "\n")
-        err.print(f"wrote {output}")
+        write_text(output, text + "\n")
+        err.print(f"wrote {output}", markup=False)
 
 
 @app.command()
@@ -258,20 +268,49 @@ def run(
         Path | None,
         typer.Option("--log-json", help="Write step timings and errors to this JSON file."),
     ] = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option("--overwrite", help="Replace existing OUTPUT / --log-json files that "
+                     "an earlier tomokit run did not write."),
+    ] = False,
 ) -> None:
-    """Run a pipeline and write its results to one HDF5 file."""
+    """Run a pipeline and write its results to one HDF5 file.
+
+    Ctrl-C stops the run with exit status 130; finished steps' checkpoints are kept,
+    and ``--resume`` continues from them.
+    """
     import time
 
     from tomokit.executors import get_executor
+    from tomokit.io._guard import (
+        JSON_SUFFIXES,
+        RESULTS_SUFFIXES,
+        check_output,
+        dumps_json,
+        is_tomokit_json,
+        is_tomokit_results,
+        output_lock,
+        write_text,
+    )
     from tomokit.pipeline import load_pipeline, run_pipeline
 
     started = time.time()
     records: list[Any] = []
-    log: dict[str, Any] = {"pipeline": str(file), "output": None, "resume": resume,
-                           "executor": None, "steps": [], "error": None}
+    log: dict[str, Any] = {"format": "tomokit-run-log/1", "pipeline": str(file), "output": None,
+                           "resume": resume, "executor": None, "steps": [], "error": None}
+
+    def check_log(inputs: list[Path]) -> None:
+        if log_json is not None:
+            check_output(log_json, what="--log-json", suffixes=JSON_SUFFIXES,
+                         format_name="a JSON log", inputs=inputs, overwrite=overwrite,
+                         replaceable=is_tomokit_json)
+
+    log_ok = False
+    check_log([file] + ([output] if output is not None else []))  # before any work
+    log_ok = True
 
     def write_log() -> None:
-        if log_json is None:
+        if log_json is None or not log_ok:
             return
         log["steps"] = [
             {"id": r.id, "kind": r.kind, "component": r.name, "seconds": round(r.seconds, 6),
@@ -281,13 +320,22 @@ def run(
             for r in records
         ]
         log["seconds"] = round(time.time() - started, 6)
-        log_json.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write_text(log_json, json.dumps(log, indent=2) + "\n")
+        write_text(log_json, dumps_json(log) + "\n")
 
     try:
         pipeline = load_pipeline(file)
         target = output if output is not None else Path(file.stem + ".h5")
         log["output"] = str(target)
+        inputs = [Path(pipeline.file)] + [pipeline.base_dir / s.path
+                                          for s in pipeline.inputs.values()]
+        check_output(target, what="--output", suffixes=RESULTS_SUFFIXES,
+                     format_name="HDF5 results", inputs=inputs, overwrite=overwrite,
+                     replaceable=is_tomokit_results)
+        try:
+            check_log([*inputs, target])
+        except InvalidInputError:
+            log_ok = False
+            raise
         overrides: dict[str, Any] = {}
         if executor is not None:
             if executor in ("local", "dask"):
@@ -306,7 +354,7 @@ def run(
         if config.get("kind", "local") == "local":
             config.pop("address", None)
         ex = get_executor(config)
-        with ex, _progress(quiet) as progress:
+        with output_lock(target), ex, _progress(quiet) as progress:
 
             def show(record: Any) -> None:
                 records.append(record)
@@ -329,6 +377,14 @@ def run(
             summary = run_pipeline(pipeline, target, on_step=show, executor=ex, resume=resume,
                                    progress=progress)
         log["executor"] = summary.executor
+    except KeyboardInterrupt:
+        log["error"] = "KeyboardInterrupt: interrupted"
+        write_log()
+        err.print(
+            "interrupted: finished steps are kept as checkpoints; run the same command with "
+            "--resume to continue", style="yellow", markup=False,
+        )
+        raise typer.Exit(130) from None
     except BaseException as exc:
         log["error"] = f"{type(exc).__name__}: {exc}"
         write_log()
@@ -460,13 +516,17 @@ def distort(
     output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the result.")],
     level: Annotated[int | None, typer.Option("--level", help="Level 1..5.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed for random distortions.")] = 0,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUTPUT.")] = False,
 ) -> None:
     """Distort an image at a level and write it (same dtype and range as the input)."""
     from tomokit import io
     from tomokit.api import load
+    from tomokit.io._guard import check_output
 
-    if output.exists() and output.resolve() == image.resolve():
-        raise InvalidInputError(f"output {output} is the input image; choose another path")
+    fmt = io.find_format(output) if not output.is_dir() else None
+    check_output(output, what="--output", inputs=[image], overwrite=overwrite,
+                 suffixes=fmt.extensions if fmt is not None else None,
+                 format_name=fmt.name if fmt is not None else "")
     src = _read_image(image)
     component = load("distortion", distortion, level=level)
     assert isinstance(component, Distortion)
@@ -476,14 +536,8 @@ def distort(
         result = np.clip(np.rint(np.asarray(result) * top), 0, top).astype(src.dtype)
     else:
         result = component.apply(src, level, seed)
-    io.write_array(output, result)
-    err.print(f"wrote {output}")
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    io.write_array(output, result, overwrite=overwrite, inputs=[image])
+    err.print(f"wrote {output}", markup=False)
 
 
 # ------------------------------------------------------------- learned components
