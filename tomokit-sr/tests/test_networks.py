@@ -56,6 +56,17 @@ def test_zero_detail_is_bilinear():
     np.testing.assert_allclose(got, ref, atol=1e-5)
 
 
+def test_icnr_upsampling_starts_without_checkerboard():
+    """Each x2 stage starts as nearest-neighbour: 2x2 blocks of its output are equal."""
+    model = build_edsr(4, **SMALL)
+    low = np.random.default_rng(5).random((1, 6, 6, 1)).astype(np.float32)
+    probe = keras.Model(model.input, model.get_layer("up1_shuffle").output)
+    y = np.asarray(probe(low))[0]
+    for di in range(2):
+        for dj in range(2):
+            np.testing.assert_allclose(y[di::2, dj::2], y[::2, ::2], atol=1e-6)
+
+
 def test_pixel_shuffle_matches_depth_to_space_order():
     from tomokit_sr._layers import PixelShuffle
 

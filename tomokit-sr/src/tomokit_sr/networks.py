@@ -58,9 +58,24 @@ def _low_branch(low: Any, factor: int, n_feats: int, n_blocks: int, res_scale: f
     x = layers.Conv2D(n_feats, 3, padding="same", name="low_tail")(x)
     x = layers.Add(name="low_skip")([head, x])
     for i in range(factor.bit_length() - 1):  # log2(factor) x2 stages
-        x = layers.Conv2D(4 * n_feats, 3, padding="same", name=f"up{i}_conv")(x)
-        x = PixelShuffle(2, name=f"up{i}_shuffle")(x)
+        conv = layers.Conv2D(4 * n_feats, 3, padding="same", name=f"up{i}_conv")
+        x = PixelShuffle(2, name=f"up{i}_shuffle")(conv(x))
+        _icnr(conv, n_feats)
     return x
+
+
+def _icnr(conv: Any, n_out: int) -> None:
+    """ICNR initialisation (Aitken et al. 2017) of a convolution feeding PixelShuffle(2):
+    the four sub-pixel filters of each output channel start equal, so the upsampling
+    starts as nearest-neighbour and no checkerboard is there to unlearn. Set on the
+    weights (from the layer's own seeded initial kernel), not as a custom initialiser,
+    so the saved config needs nothing beyond Keras' own."""
+    import numpy as np
+
+    kernel, bias = conv.get_weights()
+    first = kernel[..., :n_out]
+    # depth_to_space reads channel (2 di + dj) * C + c for sub-pixel (di, dj)
+    conv.set_weights([np.tile(first, (1, 1, 1, 4)), np.tile(bias[:n_out], 4)])
 
 
 def _global_residual(low: Any, detail: Any, factor: int) -> Any:
