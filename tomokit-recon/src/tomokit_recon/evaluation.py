@@ -73,19 +73,16 @@ class ReconMetricsParams(Params):
 class ReconMetrics(Task):
     """Compare reconstructions with ground truth: MAE, MSE, SSIM, PSNR per method.
 
-    Inputs: ``reference`` (the ground-truth image) and up to eight reconstructions
-    ``rec1`` .. ``rec8`` (named in ``names`` order if given). Outputs one array per metric
-    (one value per reconstruction), plus ``table``: a printable text table.
+    Inputs: ``reference`` (the ground-truth image) and ``reconstructions``, any number
+    (``rec[*]`` for every candidate of a sweep, or a list of step ids). Outputs one array
+    per metric (one value per reconstruction, in input order), ``names`` (the candidate
+    labels or step ids), and ``table``: a printable text table.
     """
 
     summary: ClassVar[str] = "MAE/MSE/SSIM/PSNR of reconstructions vs ground truth (circle)"
     Params = ReconMetricsParams
-    input_names: ClassVar[tuple[str, ...]] = (
-        "reference", "rec1", "rec2", "rec3", "rec4", "rec5", "rec6", "rec7", "rec8",
-    )
-    optional_inputs: ClassVar[tuple[str, ...]] = (
-        "rec2", "rec3", "rec4", "rec5", "rec6", "rec7", "rec8",
-    )
+    input_names: ClassVar[tuple[str, ...]] = ("reference", "reconstructions")
+    collection_inputs: ClassVar[tuple[str, ...]] = ("reconstructions",)
 
     def run(self, inputs: Mapping[str, Any], *, rng: np.random.Generator) -> dict[str, Any]:
         p = self.params
@@ -95,16 +92,22 @@ class ReconMetrics(Task):
         ref = np.asarray(inputs["reference"])
         if ref.ndim == 3 and ref.shape[0] == 1:
             ref = ref[0]
-        names = [n for n in self.input_names[1:] if inputs.get(n) is not None]
-        if not names:
-            raise InvalidInputError("recon_metrics needs at least one reconstruction (rec1)")
-        rows = {n: reconstruction_metrics(ref, inputs[n], data_range=p.data_range,
+        recs = inputs.get("reconstructions")
+        if not isinstance(recs, Mapping) or not recs:
+            raise InvalidInputError(
+                "recon_metrics needs 'reconstructions': one or more (e.g. rec[*] of a sweep, "
+                "or a list of step ids)"
+            )
+        names = list(recs)
+        rows = {n: reconstruction_metrics(ref, recs[n], data_range=p.data_range,
                                           circle=p.circle) for n in names}
         out: dict[str, Any] = {
             m: np.array([rows[n][m] for n in names], dtype=np.float64) for m in METRICS
         }
-        lines = [f"{'input':<8}" + "".join(f"{m.upper():>12}" for m in METRICS)]
+        out["names"] = np.array(names)
+        width = max(8, *(len(n) + 2 for n in names))
+        lines = [f"{'input':<{width}}" + "".join(f"{m.upper():>12}" for m in METRICS)]
         for n in names:
-            lines.append(f"{n:<8}" + "".join(f"{rows[n][m]:>12.5g}" for m in METRICS))
+            lines.append(f"{n:<{width}}" + "".join(f"{rows[n][m]:>12.5g}" for m in METRICS))
         out["table"] = "\n".join(lines)
         return out

@@ -132,7 +132,8 @@ class _VolumeSink:
             if node not in self.h5:
                 self.keys.append(key)
                 self.h5.create_dataset(node, shape=(self.n, *block.shape[1:]), dtype=block.dtype,
-                                       chunks=(1, *block.shape[1:]), compression="lzf")
+                                       chunks=(1, *block.shape[1:]))  # uncompressed: lzf
+                # costs 30x the write time on float slices and saves under 20 %
             self.h5[node][start : start + len(block)] = block
 
     def commit(self) -> None:
