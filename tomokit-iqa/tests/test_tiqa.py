@@ -130,3 +130,43 @@ def test_bad_input(quick: tuple[Path, Path, float]) -> None:
 def test_no_model_says_how_to_get_one() -> None:
     with pytest.raises(InvalidInputError, match="no model"):
         TIQA(data_range=1.0).score(np.random.default_rng(0).random((64, 64)))
+
+
+def test_train_command_runs_both_stages_and_score_command_uses_it(
+    quick: tuple[Path, Path, float], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from tomokit.cli import main
+
+    _, data, _ = quick
+    out = tmp_path / "cli.keras"
+    rc = main(["train", "scorer", "tiqa", "--data", str(data), "-o", str(out), "-q",
+               "--param", "data_range=1.0", "--train", "backbone=small",
+               "--train", "input_size=64", "--train", "channels=1", "--train", "head_width=8",
+               "--train", "small_width=4", "--train", "rank_epochs=1", "--train", "epochs=1",
+               "--train", "device=cpu"])
+    assert rc == 0
+    side = json.loads(out.with_suffix(".json").read_text())
+    assert side["component"]["name"] == "tiqa" and side["train"]["stage"] == "both"
+    assert "rank" in side["report"]["extra"]
+    assert "srocc_level_blur" in side["validation"]
+    assert not any(tmp_path.glob(".cli.keras.partial.d/*/*"))  # checkpoints cleared
+    capsys.readouterr()
+    from tomokit_iqa.dataset import read_dataset
+
+    np.save(tmp_path / "v.npy", read_dataset(data)["images"][:3])
+    assert main(["score", str(tmp_path / "v.npy"), "--scorer", "tiqa", "--param",
+                 f"model={out}", "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["higher_is_better"] is True and len(report["volumes"][0]["scores"]) == 3
+
+
+def test_rankiqa_is_the_vgg16_variant() -> None:
+    from tomokit_iqa.tiqa import RankIQATrainParams, build_network
+
+    t = RankIQATrainParams()
+    assert (t.backbone, t.margin, t.rank_reduction, t.head_width) == ("vgg16", 10.0, "rankiqa", 4096)
+    net = build_network("vgg16", input_size=32, channels=3, head_width=8)
+    assert net.output_shape == (None, 1)
+    assert any(layer.name == "vgg16" for layer in net.layers)
