@@ -40,25 +40,16 @@ FULL: dict[str, Any] = {
     "width": 1.0, "blocks": (3, 4, 6, 3), "distortions": ("noise", "blur", "ring"),
     "max_level": 5, "seed": 0,
 }
-#: The CI variant: a narrow, shallow network on small two-phase phantoms (see
-#: tomokit-seg/tests/test_dlinknet.py, which trains exactly this).
-QUICK: dict[str, Any] = {
-    "epochs": 20, "batch_size": 8, "learning_rate": 5e-3, "schedule": "constant",
-    "crop": 64, "crops_per_image": 4, "width": 0.25, "blocks": (1, 1, 1, 1),
-    "distortions": ("noise",), "max_level": 4, "validation_levels": (3,), "seed": 0,
-}
-QUICK_PHANTOM: dict[str, Any] = {"cbd_fraction": 0.0, "radius_mean": 10.0}
-
-
 def make_data(folder: Path, *, count: int, size: int, phantom: dict[str, Any],
-              seed: int) -> Path:
+              acquisition: dict[str, Any], seed: int) -> Path:
     """An acquired electrode dataset (reused when it already exists)."""
     from tomokit_phantom import write_dataset
 
-    path = folder / f"electrode_{size}_{count}_{seed}.h5"
+    tag = "quick" if phantom else "full"
+    path = folder / f"electrode_{tag}_{size}_{count}_{seed}.h5"
     if not path.exists():
         write_dataset(path, "electrode", count=count, size=size, seed=seed, params=phantom,
-                      acquisition={})
+                      acquisition=acquisition)
     return path
 
 
@@ -74,18 +65,22 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
     from tomokit.learn import train_component
+    from tomokit_seg.dlinknet import QUICK_ACQUISITION, QUICK_PHANTOM, QUICK_RECIPE
 
-    recipe = dict(QUICK if args.quick else FULL)
+    recipe = dict(QUICK_RECIPE if args.quick else FULL)
     if args.epochs is not None:
         recipe["epochs"] = args.epochs
     recipe["device"] = args.device
     size = 128 if args.quick else 256
     count = args.count or (40 if args.quick else 160)
     phantom = QUICK_PHANTOM if args.quick else {}
+    acquisition = QUICK_ACQUISITION if args.quick else {}
     args.workdir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    train = make_data(args.workdir, count=count, size=size, phantom=phantom, seed=0)
-    val = make_data(args.workdir, count=max(4, count // 8), size=size, phantom=phantom, seed=1)
+    train = make_data(args.workdir, count=count, size=size, phantom=phantom,
+                      acquisition=acquisition, seed=0)
+    val = make_data(args.workdir, count=max(4, count // 8), size=size, phantom=phantom,
+                    acquisition=acquisition, seed=1)
     t_data = time.perf_counter() - t0
     out = args.out or (args.workdir / "dlinknet_quick.keras" if args.quick else SHIPPED)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -29,11 +29,33 @@ from tomokit.learn import KerasComponent, LearnedParams, TrainData
 from tomokit.learn import TrainParams as _TrainParams
 from tomokit_seg.data import augment, normalize_image, random_crops, targets
 
-__all__ = ["DLinkNet", "DLinkNetParams", "DLinkNetTrainParams", "distort_for_training"]
+__all__ = [
+    "QUICK_ACQUISITION",
+    "QUICK_PHANTOM",
+    "QUICK_RECIPE",
+    "DLinkNet",
+    "DLinkNetParams",
+    "DLinkNetTrainParams",
+    "distort_for_training",
+]
 
 #: The shipped model's name (``tomokit models list``).
 SHIPPED_MODEL = "tomokit-seg/dlinknet"
 MIN_SIDE = 32
+
+#: The quick (CI) recipe: a narrow, shallow network on 128 px two-phase electrodes
+#: (``QUICK_PHANTOM``), trained on noisy crops; tests and the recipe script share it.
+QUICK_RECIPE: dict[str, Any] = {
+    "epochs": 20, "batch_size": 8, "learning_rate": 5e-3, "schedule": "step",
+    "lr_steps": (14,), "lr_factor": 0.2, "crop": 64, "crops_per_image": 4, "width": 0.25,
+    "blocks": (1, 1, 1, 1), "distortions": ("noise",), "min_level": 2, "max_level": 4,
+    "validation_levels": (3,), "seed": 0,
+}
+QUICK_PHANTOM: dict[str, Any] = {"cbd_fraction": 0.0, "radius_mean": 10.0}
+#: A fast, low-dose scan (tomokit-phantom acquisition): 2000 photons per pixel and angle.
+#: At the default 1e4 the noise-level-3 slices are boundary-limited, where a network this
+#: small only ties Otsu (its finest skip is at 1/4 resolution); see docs/segmentation.md.
+QUICK_ACQUISITION: dict[str, Any] = {"i0": 2000.0}
 
 
 class DLinkNetParams(LearnedParams):
@@ -79,12 +101,19 @@ class DLinkNetTrainParams(_TrainParams):
     distortions: tuple[str, ...] = Field(
         ("noise", "blur", "ring"),
         description="Distortions drawn per training image (tomokit-iqa names); () for none.")
-    max_level: int = Field(5, ge=0, le=5, description="Levels 0..max_level are drawn uniformly.")
+    min_level: int = Field(0, ge=0, le=5, description="Lowest distortion level drawn (0: none).")
+    max_level: int = Field(5, ge=0, le=5, description="Levels min_level..max_level are drawn uniformly.")
     intensity_shift: float = Field(0.05, ge=0, le=0.5, description="Augmentation: max offset.")
     intensity_scale: float = Field(0.05, ge=0, le=0.5, description="Augmentation: max gain change.")
     validation_levels: tuple[int, ...] = Field(
         (0, 1, 2, 3, 4, 5),
         description="Levels at which validation F1 is reported per distortion (sidecar).")
+
+    @model_validator(mode="after")
+    def _levels(self) -> DLinkNetTrainParams:
+        if self.min_level > self.max_level:
+            raise ValueError(f"min_level ({self.min_level}) exceeds max_level ({self.max_level})")
+        return self
 
 
 def distort_for_training(
@@ -235,7 +264,7 @@ class DLinkNet(KerasComponent, Segmenter):
             if distortion == "random":
                 name = (train.distortions[int(rng.integers(len(train.distortions)))]
                         if train.distortions else None)
-                lev = int(rng.integers(train.max_level + 1))
+                lev = int(rng.integers(train.min_level, train.max_level + 1))
             else:
                 name, lev = distortion, int(level or 0)
             out[i] = distort_for_training(im, name, lev, rng)
