@@ -161,3 +161,34 @@ def test_rank_candidates_combines_metrics_by_weights():
     assert ranked == ["a", "b", "c"]
     ranked, _, _ = rank_candidates([{"a": np.nan, "b": 0.5}], [True], [1.0])
     assert ranked == ["b", "a"]  # NaN ranks last
+
+
+def test_inputs_enter_by_fingerprint_and_resume_falls_back_to_content(registry, workdir):
+    import json
+    import os
+
+    import h5py
+
+    from tomokit.pipeline._hashing import _FILE_HASHES, step_hashes
+
+    p = _pipeline(workdir, SWEEP)
+    _FILE_HASHES.clear()
+    run_pipeline(p, workdir / "out.h5")
+    assert not _FILE_HASHES  # without --resume no input is read whole to hash it
+    with h5py.File(workdir / "out.h5") as h5:
+        inputs = json.loads(h5.attrs["inputs"])
+    assert inputs["vol"]["bytes"] == (workdir / "vol.npy").stat().st_size
+    assert "samples" in inputs["vol"]["fingerprint_kind"]
+    # touched but unchanged: the fingerprint moves, the content hash recognises it
+    run_pipeline(p, workdir / "out.h5", resume=True)  # stores content hashes
+    before = step_hashes(p)
+    st = (workdir / "vol.npy").stat()
+    os.utime(workdir / "vol.npy", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    assert step_hashes(p) != before
+    again = run_pipeline(p, workdir / "out.h5", resume=True)
+    assert len(again.reused) == len(again.steps)
+    # changed content: everything reruns
+    vol = np.load(workdir / "vol.npy")
+    np.save(workdir / "vol.npy", vol + 1)
+    third = run_pipeline(p, workdir / "out.h5", resume=True)
+    assert third.reused == []

@@ -16,13 +16,15 @@ from tomokit.components import (
 from tomokit.errors import InvalidInputError, RunError, TomokitError
 from tomokit.pipeline.load import ResolvedStep
 
-__all__ = ["HASH_ATTR", "RESULTS_FORMAT", "component_distribution", "convert_node", "describe", "dist_version", "read_results", "versions", "write_value"]
+__all__ = ["CONTENT_ATTR", "HASH_ATTR", "RESULTS_FORMAT", "component_distribution", "convert_node", "describe", "dist_version", "read_results", "versions", "write_value"]
 
 
 RESULTS_FORMAT = "tomokit-results/1"
 
 
 HASH_ATTR = "tomokit_hash"
+#: The step hash with inputs by full content (written by runs with ``--resume``).
+CONTENT_ATTR = "tomokit_content_hash"
 
 
 def describe(value: Any) -> str:

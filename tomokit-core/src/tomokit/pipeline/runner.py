@@ -8,8 +8,8 @@ the volume), model-based components get one block as a batch, and a reconstructo
 a scan's sinograms row by row.
 
 Every finished step is checkpointed, atomically, in a work folder beside the output
-(``.OUT.partial.d/``) under a content hash of its inputs (file contents), params, seed
-and component version. Results are written to a hidden temporary file and renamed only
+(``.OUT.partial.d/``) under a hash of its inputs (file fingerprints, and with
+``--resume`` their full content too), params, seed and component code. Results are written to a hidden temporary file and renamed only
 when the run is complete, so an interrupted run never leaves a file that looks
 finished; ``resume=True`` reuses checkpoints and the steps of an earlier results file
 whose hashes match, and recomputes the rest.
@@ -34,10 +34,11 @@ from tomokit.components import (
     SliceMapper,
 )
 from tomokit.errors import InvalidInputError, RunError, TomokitError
-from tomokit.pipeline._hashing import seed_of, step_hashes, step_seed
+from tomokit.pipeline._hashing import input_fingerprints, seed_of, step_hashes, step_seed
 from tomokit.pipeline._inputs import open_input
 from tomokit.pipeline._refs import split_ref
 from tomokit.pipeline._results import (
+    CONTENT_ATTR,
     HASH_ATTR,
     RESULTS_FORMAT,
     component_distribution,
@@ -115,20 +116,28 @@ def _work_dir(output: Path) -> Path:
 
 
 
-def _checkpoint_hash(path: Path) -> str | None:
+Stored = tuple[str | None, str | None]  # (fingerprint-keyed hash, content hash)
+
+
+def _stored(attrs: Any) -> Stored:
+    quick, content = attrs.get(HASH_ATTR), attrs.get(CONTENT_ATTR)
+    return (str(quick) if quick is not None else None,
+            str(content) if content is not None else None)
+
+
+def _checkpoint_hash(path: Path) -> Stored:
     import h5py
 
     try:
         with h5py.File(path, "r") as h5:
-            value = h5.attrs.get(HASH_ATTR)
+            return _stored(h5.attrs)
     except OSError:
-        return None
-    return str(value) if value is not None else None
+        return (None, None)
 
 
 
-def _previous_results(out: Path) -> dict[str, str]:
-    """``{step_id: hash}`` of the steps saved in an earlier complete results file."""
+def _previous_results(out: Path) -> dict[str, Stored]:
+    """``{step_id: hashes}`` of the steps saved in an earlier complete results file."""
     import h5py
 
     if not out.is_file():
@@ -137,20 +146,20 @@ def _previous_results(out: Path) -> dict[str, str]:
         with h5py.File(out, "r") as h5:
             if h5.attrs.get("format") != RESULTS_FORMAT or "steps" not in h5:
                 return {}
-            return {k: str(v.attrs[HASH_ATTR]) for k, v in h5["steps"].items()
+            return {k: _stored(v.attrs) for k, v in h5["steps"].items()
                     if HASH_ATTR in v.attrs}
     except OSError:
         return {}
 
 
 
-def _save_checkpoint(path: Path, value: Any, digest: str) -> None:
+def _save_checkpoint(path: Path, value: Any, stamp: dict[str, str]) -> None:
     import h5py
 
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         with h5py.File(tmp, "w") as h5:
-            h5.attrs[HASH_ATTR] = digest
+            h5.attrs.update(stamp)
             write_value(h5, "value", value)
         os.replace(tmp, path)
     except BaseException:
@@ -192,7 +201,7 @@ def run_pipeline(
     ``executor`` (a :class:`tomokit.executors.Executor`; default: one built from the
     pipeline's ``executor:`` section) runs per-slice work and streams volumes;
     ``mapper`` overrides the executor's ``map`` for in-memory work. ``resume`` reuses
-    steps whose content hash matches a checkpoint of an interrupted run or a step of an
+    steps whose hash (by input fingerprints, or else by content) matches a checkpoint of an interrupted run or a step of an
     earlier results file at ``output``. With ``fuse`` (default) consecutive per-slice
     steps over a volume run as one section, writing only the last step's result (see
     :mod:`tomokit.pipeline._sections`). ``on_step`` is called after each step;
@@ -211,18 +220,27 @@ def run_pipeline(
         raise InvalidInputError(f"output {out} is a directory; give a file name ending in .h5")
     out.parent.mkdir(parents=True, exist_ok=True)
 
-    hashes = step_hashes(pipeline)
+    hashes = step_hashes(pipeline)  # inputs by fingerprint: no extra pass over the data
+    content = step_hashes(pipeline, content=True) if resume else {}
+    stamps = {sid: {HASH_ATTR: h, **({CONTENT_ATTR: content[sid]} if content else {})}
+              for sid, h in hashes.items()}
+
+    def matches(sid: str, stored: Stored) -> bool:
+        """Unchanged: the same fingerprints, or else the same content."""
+        return stored[0] == hashes.get(sid) or (
+            stored[1] is not None and stored[1] == content.get(sid))
+
     work = _work_dir(out)
     wanted = pipeline.output_steps()
     sources: dict[str, tuple[Path, str]] = {}  # step id -> (file, node) holding its value
     if resume:
-        for sid, digest in _previous_results(out).items():
-            if hashes.get(sid) == digest:
+        for sid, stored in _previous_results(out).items():
+            if sid in hashes and matches(sid, stored):
                 sources[sid] = (out, f"steps/{sid}")
         if work.is_dir():
             for step in pipeline.steps:
                 ckpt = checkpoint_path(work, step.id)
-                if ckpt.is_file() and _checkpoint_hash(ckpt) == hashes[step.id]:
+                if ckpt.is_file() and matches(step.id, _checkpoint_hash(ckpt)):
                     sources[step.id] = (ckpt, "value")
     elif work.exists():
         shutil.rmtree(work)
@@ -257,7 +275,7 @@ def run_pipeline(
                 chain = fused.get(step.id)
                 if chain is not None and chain[-1].id not in sources:
                     records, result = _run_section(pipeline, chain, values, ex, step_mapper,
-                                                   work, hashes, progress)
+                                                   work, stamps, progress)
                     tail = chain[-1].id
                     values[tail] = result
                     opened.extend(lazy_parts(result))
@@ -290,7 +308,7 @@ def run_pipeline(
                         progress(step.id, 0)
                 else:
                     record, result = _run_step(pipeline, step, seed, values, ex, step_mapper,
-                                               work, hashes[step.id], progress)
+                                               work, stamps[step.id], progress)
                     values[step.id] = result
                     opened.extend(lazy_parts(result))
                     sources[step.id] = (checkpoint_path(work, step.id), "value")
@@ -306,7 +324,7 @@ def run_pipeline(
             for reader in opened:  # checkpoints are read no more; the results take them
                 reader.close()
             opened.clear()
-            _write_results(pipeline, tmp, summary, sources, hashes, wanted, started, work)
+            _write_results(pipeline, tmp, summary, sources, stamps, wanted, started, work)
         os.replace(tmp, out)
         shutil.rmtree(work, ignore_errors=True)
     except BaseException:
@@ -327,7 +345,7 @@ def _summary_value(value: Any) -> Any:
 
 
 def _run_step(pipeline: LoadedPipeline, step: ResolvedStep, seed: int, values: dict[str, Any],
-              ex: Any, mapper: SliceMapper, work: Path, digest: str,
+              ex: Any, mapper: SliceMapper, work: Path, stamp: dict[str, str],
               progress: ProgressFactory | None) -> tuple[StepRecord, Any]:
     inputs = step_inputs(step, values, {s.id: s.cls for s in pipeline.steps})
     lazy = [v for v in inputs.values() if is_lazy(v)]
@@ -339,7 +357,7 @@ def _run_step(pipeline: LoadedPipeline, step: ResolvedStep, seed: int, values: d
         component.workdir = models_dir(work, step.id)
     if hasattr(component, "base_dir"):  # relative paths in its params
         component.base_dir = pipeline.base_dir
-    ctx = StreamContext(ex, advance, checkpoint, {HASH_ATTR: digest})
+    ctx = StreamContext(ex, advance, checkpoint, stamp)
     t0 = time.perf_counter()
     try:
         rng = np.random.default_rng(seed)
@@ -356,7 +374,7 @@ def _run_step(pipeline: LoadedPipeline, step: ResolvedStep, seed: int, values: d
             f"{type(exc).__name__}: {exc}"
         ) from exc
     if not lazy_parts(result):  # a streamed result is already in its checkpoint
-        _save_checkpoint(checkpoint, result, digest)
+        _save_checkpoint(checkpoint, result, stamp)
     seconds = time.perf_counter() - t0
     record = StepRecord(step.id, step.kind, step.name, seed, seconds, describe_value(result),
                         streamed=bool(ctx.slices), slices=ctx.slices)
@@ -365,7 +383,7 @@ def _run_step(pipeline: LoadedPipeline, step: ResolvedStep, seed: int, values: d
 
 
 def _run_section(pipeline: LoadedPipeline, chain: list[ResolvedStep], values: dict[str, Any],
-                 ex: Any, mapper: SliceMapper, work: Path, hashes: dict[str, str],
+                 ex: Any, mapper: SliceMapper, work: Path, stamps: dict[str, dict[str, str]],
                  progress: ProgressFactory | None) -> tuple[list[StepRecord], Any]:
     """A section: streamed in one pass when its input is a volume, else step by step."""
     head, tail = chain[0], chain[-1]
@@ -375,14 +393,14 @@ def _run_section(pipeline: LoadedPipeline, chain: list[ResolvedStep], values: di
         records = []
         for step in chain:
             record, values[step.id] = _run_step(pipeline, step, seed_of(pipeline, step), values,
-                                                ex, mapper, work, hashes[step.id], progress)
+                                                ex, mapper, work, stamps[step.id], progress)
             records.append(record)
         return records, values[tail.id]
     advance = progress(tail.id, len(reader)) if progress is not None else (lambda n: None)
     for step in chain[:-1]:
         if progress is not None:
             progress(step.id, 0)
-    ctx = StreamContext(ex, advance, checkpoint_path(work, tail.id), {HASH_ATTR: hashes[tail.id]})
+    ctx = StreamContext(ex, advance, checkpoint_path(work, tail.id), stamps[tail.id])
     components = [step.cls(step.params) for step in chain]
     keys = [next(iter(step.inputs)) for step in chain]
     rngs = [np.random.default_rng(seed_of(pipeline, step)) for step in chain]
@@ -414,7 +432,7 @@ def _largest_checkpoint(sources: dict[str, tuple[Path, str]], wanted: set[str],
 
 
 def _write_results(pipeline: LoadedPipeline, tmp: Path, summary: RunSummary,
-                   sources: dict[str, tuple[Path, str]], hashes: dict[str, str],
+                   sources: dict[str, tuple[Path, str]], stamps: dict[str, dict[str, str]],
                    wanted: set[str], started: _dt.datetime, work: Path) -> None:
     """The results file: each wanted step copied from its checkpoint, with provenance.
 
@@ -456,7 +474,7 @@ def _write_results(pipeline: LoadedPipeline, tmp: Path, summary: RunSummary,
             target.attrs["seed"] = seed_of(pipeline, step)
             target.attrs["seconds"] = old_seconds if reused or rec is None else rec.seconds
             target.attrs["distribution"] = component_distribution(step)
-            target.attrs[HASH_ATTR] = hashes[step.id]
+            target.attrs.update(stamps[step.id])
             target.attrs["reused"] = reused
         h5.attrs["format"] = RESULTS_FORMAT
         h5.attrs["pipeline"] = pipeline.text
@@ -466,6 +484,7 @@ def _write_results(pipeline: LoadedPipeline, tmp: Path, summary: RunSummary,
         h5.attrs["started_utc"] = started.isoformat()
         h5.attrs["finished_utc"] = _dt.datetime.now(_dt.UTC).isoformat()
         h5.attrs["step_order"] = json.dumps([s.id for s in pipeline.steps])
-        h5.attrs["step_hashes"] = json.dumps(hashes)
+        h5.attrs["step_hashes"] = json.dumps({k: v[HASH_ATTR] for k, v in stamps.items()})
+        h5.attrs["inputs"] = json.dumps(input_fingerprints(pipeline))
         h5.attrs["executor"] = summary.executor
 
