@@ -235,6 +235,10 @@ def geometries(
     return vg, pg
 
 
+#: ASTRA iterations per native call (SIRT, CGLS): Ctrl-C is handled between calls.
+ITERATION_CHUNK = 10
+
+
 def _check_size(size: int | None, default: int) -> int:
     n = default if size is None else int(size)
     if n < 2:
@@ -293,15 +297,51 @@ def run_algorithm(
             pid = astra.create_projector(ptype, pg, vg)
             ids["projector"].append(pid)
             cfg["ProjectorId"] = pid
-        if options:
-            cfg["option"] = dict(options)
         if cfg_extra:
             cfg.update(cfg_extra)
-        aid = astra.algorithm.create(cfg)
-        ids["algorithm"].append(aid)
-        astra.algorithm.run(aid, int(iterations))
+        _run_chunked(astra, cfg, ids, dict(options or {}), int(iterations))
         out = astra.data2d.get(rec_id)
     return np.asarray(out, dtype=np.float32)
+
+
+def _chunk_length(cfg: dict[str, Any], options: dict[str, Any], iterations: int) -> int:
+    """Iterations per native call: small enough that Ctrl-C is seen within a fraction of
+    a second (Python handles signals only between ASTRA calls)."""
+    order = options.get("ProjectionOrderList")
+    if order is not None:  # SART: one sweep over the angles per call
+        n = len(np.unique(np.asarray(order)))
+        return max(1, min(iterations, n))
+    return max(1, min(iterations, ITERATION_CHUNK))
+
+
+def _run_chunked(astra: Any, cfg: dict[str, Any], ids: dict[str, list[int]],
+                 options: dict[str, Any], iterations: int) -> None:
+    """Run ``iterations`` of the algorithm in chunks so that KeyboardInterrupt stops it.
+
+    ASTRA keeps the reconstruction between calls (SIRT, CGLS continue exactly). SART
+    restarts its projection order at every call, so each chunk gets a fresh algorithm
+    with its own slice of the order list; the reconstruction carries over, and the result
+    equals one long call.
+    """
+    step = _chunk_length(cfg, options, iterations)
+    order = options.pop("ProjectionOrderList", None)
+    aid: int | None = None
+    done = 0
+    while done < iterations:
+        k = min(step, iterations - done)
+        if aid is None or order is not None:
+            if aid is not None:
+                astra.algorithm.delete(aid)
+                ids["algorithm"].remove(aid)
+            opts = dict(options)
+            if order is not None:
+                opts["ProjectionOrderList"] = np.ascontiguousarray(order[done:done + k])
+            if opts:
+                cfg["option"] = opts
+            aid = astra.algorithm.create(cfg)
+            ids["algorithm"].append(aid)
+        astra.algorithm.run(aid, k)
+        done += k
 
 
 def forward_project(
