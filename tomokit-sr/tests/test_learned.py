@@ -145,3 +145,19 @@ def test_upscale_command_with_a_model(trained, tmp_path):
                  "--super-resolver", "chemisr", "--factor", "2", "--channel-block", "2",
                  "--param", f"model={path}", "-o", str(out)]) == 0
     np.testing.assert_allclose(np.load(out), comp.upscale(cube, guide), atol=1e-6)
+
+
+def test_sr_train_command(tmp_path, capsys):
+    """``tomokit sr-train`` writes the model with its test figures (1 epoch, quick)."""
+    import json
+
+    from tomokit.cli import main
+
+    assert main(["sr-train", "--recipe", "quick", "--method", "edsr", "--epochs", "1",
+                 "--device", "cpu", "-o", str(tmp_path)]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    figures = json.loads(line)
+    assert figures["super_resolver"] == "edsr" and figures["factor"] == 4
+    assert set(figures["method"]) == {"mse", "psnr", "ssim", "n"}
+    loaded = EDSR.from_file(tmp_path / "edsr_x4.keras")
+    assert loaded.test_figures["bicubic"]["mse"] == pytest.approx(figures["bicubic"]["mse"])

@@ -297,4 +297,4 @@ def sr_train(
                                           progress=True)
         console.print(f"wrote {path} ({report.epochs_run} epochs, {report.seconds:.0f} s, "
                       f"{figures['seconds_per_epoch']:.1f} s/epoch on {report.device})")
-        typer.echo(json.dumps({"method": name, "model": str(path), **figures}, default=float))
+        typer.echo(json.dumps({"super_resolver": name, "model": str(path), **figures}, default=float))
