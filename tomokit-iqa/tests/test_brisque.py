@@ -201,3 +201,21 @@ def test_fit_from_a_generated_dataset(tmp_path: Path) -> None:
     s = scorer.score(np.stack(refs)[:, :96, :96])
     assert s.shape == (3,) and np.isfinite(s).all()
     json.loads(out.with_suffix(".json").read_text())  # valid JSON, no NaN
+
+
+def test_brisque_fit_task(tmp_path: Path) -> None:
+    from tomokit_iqa.dataset import generate_dataset, write_dataset
+
+    ref = iio.imread(DATA / "tomoiqa-sample" / "195.bmp").astype(np.float64) / 255.0
+    refs = [ref[:300, :300], ref[500:800, 500:800]]
+    ds = tmp_path / "ds.h5"
+    params = {"resize": None, "crop": 64, "observers": ("gmsd",)}
+    write_dataset(generate_dataset(refs, params=params, ids=["a", "b"], rng=1), ds)
+    task = tomokit.load("task", "brisque_fit", dataset=str(ds), output=str(tmp_path / "m.npz"),
+                        validation_sources=["b"], refit_all=True)
+    meta = task.run({}, rng=np.random.default_rng(0))
+    assert meta["validation"]["refit_on_all"] is True
+    assert RBFSVR.load(tmp_path / "m.npz").info["scorer"] == "brisque_tomo"
+    with pytest.raises(InvalidInputError, match="not in the dataset"):
+        tomokit.load("task", "brisque_fit", dataset=str(ds), output=str(tmp_path / "x.npz"),
+                     validation_sources=["zzz"]).run({}, rng=np.random.default_rng(0))
