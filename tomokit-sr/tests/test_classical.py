@@ -200,3 +200,17 @@ def test_input_not_modified(pair):
         tomokit.load("super_resolver", name).upscale(low, guide)
     np.testing.assert_array_equal(low, a)
     np.testing.assert_array_equal(guide, b)
+
+
+def test_run_step_stack_of_slices():
+    """(N, h, w) with guides (N, f h, f w): slices, as volumes from files are streamed."""
+    rng = np.random.default_rng(4)
+    low = rng.random((3, 8, 8)).astype(np.float32)
+    guide = rng.random((3, 32, 32)).astype(np.float32)
+    m = tomokit.load("super_resolver", "joint_bilateral")
+    out = m.run_step({"low": low, "guide": guide}, rng=np.random.default_rng(0))
+    assert out.shape == (3, 32, 32)
+    np.testing.assert_allclose(out[2], m.upscale(low[2], guide[2]), atol=1e-6)
+    # without a guide a 3-D array is a cube (H, W, channels)
+    bil = tomokit.load("super_resolver", "bilinear")
+    assert bil.run_step({"low": low}, rng=np.random.default_rng(0)).shape == (12, 32, 8)

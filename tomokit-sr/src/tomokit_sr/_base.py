@@ -155,9 +155,21 @@ class SRBase(SuperResolver):
         mapper: SliceMapper | None = None,
     ) -> Any:
         """A 4-D ``low`` (a stack of cubes, as ``chemical_pair`` with ``count > 1``
-        gives) is upscaled item by item with the matching guide."""
+        gives) is upscaled item by item with the matching guide. So is a 3-D ``low``
+        ``(N, h, w)`` with a 3-D guide ``(N, f h, f w)``: a stack of slices, the layout
+        of volumes read from files (and streamed a block of slices at a time); it cannot
+        be a cube, whose guide would be ``f N`` rows high."""
         low, guide = inputs["low"], inputs.get("guide")
         arr = np.asarray(low)
+        f = self.factor
+        g_arr = None if guide is None else np.asarray(guide)
+        stack_of_slices = (
+            arr.ndim == 3 and g_arr is not None and g_arr.ndim == 3
+            and g_arr.shape == (arr.shape[0], f * arr.shape[1], f * arr.shape[2])
+        )
+        if stack_of_slices:
+            assert g_arr is not None
+            return np.stack([self.upscale(arr[i], g_arr[i]) for i in range(len(arr))])
         if arr.ndim == 4:
             g = None if guide is None else np.asarray(guide)
             if g is not None and len(g) != len(arr):
