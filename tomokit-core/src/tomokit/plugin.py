@@ -4,7 +4,7 @@ else's."""
 from __future__ import annotations
 
 from tomokit.hookspecs import hookimpl
-from tomokit.specs import ComponentSpec, FormatSpec
+from tomokit.specs import CommandSpec, ComponentSpec, FormatSpec
 
 
 @hookimpl
@@ -17,6 +17,13 @@ def tomokit_components() -> list[ComponentSpec]:
                       "Train a learned component on a dataset and write its model file",
                       extras=("tf",)),
     ]
+
+
+@hookimpl
+def tomokit_commands() -> list[CommandSpec]:
+    """Built-in commands that are not part of the core CLI module."""
+    return [CommandSpec("report", "tomokit.report:report_command",
+                        "Write a self-contained HTML report of a results file")]
 
 
 @hookimpl
@@ -42,6 +49,8 @@ def tomokit_formats() -> list[FormatSpec]:
             "PNG, BMP, GIF and JPEG images (imageio); PNG written",
         ),
         FormatSpec("npy", "tomokit.io._npy:NpyFormat", (".npy",), "NumPy .npy arrays, memory-mapped"),
+        FormatSpec("zarr", "tomokit.io._zarr:ZarrFormat", (".zarr",),
+                   "Zarr v3 stores: one file per chunk, written by many workers at once"),
         FormatSpec(
             "dxchange",
             "tomokit.io._tomo:DXchangeFormat",
