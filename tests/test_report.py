@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from tomokit.cli import main
-from tomokit.pipeline import load_pipeline, parse_pipeline, run_pipeline
+from tomokit.pipeline import parse_pipeline, run_pipeline
 from tomokit.report import write_report
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "choose_filter.yaml"
