@@ -161,3 +161,13 @@ def test_sr_train_command(tmp_path, capsys):
     assert set(figures["method"]) == {"mse", "psnr", "ssim", "n"}
     loaded = EDSR.from_file(tmp_path / "edsr_x4.keras")
     assert loaded.test_figures["bicubic"]["mse"] == pytest.approx(figures["bicubic"]["mse"])
+
+
+@pytest.mark.parametrize("cls", [EDSR, ChemISR])
+def test_tomokit_contracts(cls, tiny_data, trained):
+    """tomokit.testing's checks: fit/save/load/pickle identical, and the component contract."""
+    from tomokit.testing import check_component, check_trainable
+
+    check_trainable(cls, tiny_data, train={k: v for k, v in TINY.items() if k != "epochs"},
+                    factor=2)
+    check_component(cls, factor=2, model=str(trained[cls.method][1]))

@@ -174,6 +174,27 @@ class _LearnedSR(KerasComponent, SRBase):
         return {"mse": float(np.mean(net_err)), "bicubic_mse": float(np.mean(bic_err))}
 
     # ---------------------------------------------------------------- inference
+    def predict(self, x: Any, *, batch_size: int | None = None) -> np.ndarray:
+        """The network on a batch of normalised inputs: one array (edsr) or
+        ``[low, guide]`` (chemisr), as :meth:`batches` yields them."""
+        if not isinstance(x, list | tuple):
+            return KerasComponent.predict(self, x, batch_size=batch_size)
+        from tomokit.learn import device_scope
+
+        arrays = [np.asarray(a, dtype=np.float32) for a in x]
+        if not arrays or len({len(a) for a in arrays}) != 1 or len(arrays[0]) == 0:
+            raise InvalidInputError(
+                f"predict: expected inputs with one equal, non-zero batch length, got "
+                f"{[a.shape for a in arrays]}"
+            )
+        size = batch_size or int(getattr(self.params, "batch_size", None) or 8)
+        network, out = self.network, []
+        with _LOCK, device_scope(self.device):
+            for s in range(0, len(arrays[0]), size):
+                out.append(np.asarray(network.predict_on_batch([a[s:s + size] for a in arrays]),
+                                      dtype=np.float32))
+        return np.concatenate(out)
+
     def _run(self, network: Any, low: np.ndarray, guide: np.ndarray) -> np.ndarray:
         """``low (h, w, c)``, ``guide (H, W, 1|c)`` -> ``(H, W, c)`` in low's units."""
         from tomokit.learn import device_scope
