@@ -14,7 +14,7 @@ import pytest
 
 pytest.importorskip("astra")
 
-from tomokit.components import Sinogram  # noqa: E402
+from tomokit.components import Sinogram
 
 
 def _sino(n_angles: int = 30, n_det: int = 48) -> Sinogram:

@@ -472,30 +472,44 @@ def compare(
     format: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
 ) -> None:
     """Compare two images with full-reference observers and print the values."""
-    from tomokit.api import load
+    from tomokit.api import component_class, load
+    from tomokit.components import resolve_data_range
 
+    if data_range is not None:
+        from tomokit.components import check_data_range
+
+        data_range = check_data_range(data_range, name="--data-range")
     ref = _read_image(reference)
     dist = _read_image(distorted)
-    if data_range is None:
-        if not (np.issubdtype(ref.dtype, np.integer) and np.issubdtype(dist.dtype, np.integer)):
-            raise InvalidInputError(
-                "images are floating point: pass --data-range (for example 1.0 or 255)"
-            )
-        data_range = float(max(np.iinfo(ref.dtype).max, np.iinfo(dist.dtype).max))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data_range = resolve_data_range(data_range, ref, dist, name="--data-range")
+    for w in caught:
+        err.print(f"warning: {w.message}", style="yellow", markup=False)
     names = (
         [s.name for s in get_registry().specs("observer")] if observer == "all" else [observer]
     )
     results = []
     for name in names:
-        obs = load("observer", name, data_range=data_range)
-        assert isinstance(obs, Observer)
-        row: dict[str, Any] = {"observer": name, "higher_is_better": type(obs).higher_is_better}
+        row: dict[str, Any] = {"observer": name}
         try:
-            row["value"] = float(obs.compare(ref, dist))
-        except InvalidInputError as exc:
+            cls = component_class("observer", name)
+            row["higher_is_better"] = bool(getattr(cls, "higher_is_better", True))
+            takes_range = "data_range" in cls.Params.model_fields
+            obs = load("observer", name, **({"data_range": data_range} if takes_range else {}))
+            assert isinstance(obs, Observer)
+            value = float(obs.compare(ref, dist))
+            row["value"] = value if np.isfinite(value) else None
+            if not np.isfinite(value):
+                row["note"] = str(value)  # e.g. inf: identical images
+        except TomokitError as exc:
             if observer != "all":
                 raise
             row["value"], row["error"] = None, str(exc)  # e.g. image too small for it
+        except Exception as exc:  # one broken observer must not sink the others
+            if observer != "all":
+                raise
+            row["value"], row["error"] = None, f"{type(exc).__name__}: {exc}"
         results.append(row)
     if format is not Format.table:
         _dump(results if observer == "all" else results[0], format)
@@ -504,8 +518,13 @@ def compare(
     for col in ("observer", "value", "better"):
         table.add_column(col)
     for r in results:
-        value = f"{r['value']:.6g}" if r["value"] is not None else f"n/a ({r['error']})"
-        table.add_row(r["observer"], value, "higher" if r["higher_is_better"] else "lower")
+        if r["value"] is not None:
+            value = f"{r['value']:.6g}"
+        else:
+            value = r.get("note") or f"n/a ({r.get('error', '')})"
+        better = r.get("higher_is_better")
+        table.add_row(r["observer"], value,
+                      "" if better is None else "higher" if better else "lower")
     out.print(table)
 
 

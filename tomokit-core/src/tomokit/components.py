@@ -42,10 +42,15 @@ __all__ = [
     "Task",
     "Trainable",
     "as_image_stack",
+    "check_data_range",
     "check_image",
+    "check_within_range",
+    "color_error",
     "component_outputs",
+    "is_color_image",
     "map_slices",
     "normalized_entropy",
+    "resolve_data_range",
 ]
 
 Kind = Literal[
@@ -81,9 +86,12 @@ Execution = Literal["slice", "batch", "whole"]
 
 
 class Params(BaseModel):
-    """Base of every component's parameters: unknown keys are errors, values validated."""
+    """Base of every component's parameters: unknown keys are errors, values validated.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Floats must be finite (``allow_inf_nan=False``): an infinite ``data_range`` or
+    ``sigma`` is never a meaningful setting and silently gives perfect scores."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class NoParams(Params):
@@ -93,12 +101,33 @@ class NoParams(Params):
 _ParamsBase = Params  # the base class, named so that components' ``Params`` can shadow it
 
 
-def check_image(image: Any, *, name: str = "image", ndim: tuple[int, ...] = (2, 3)) -> np.ndarray:
+def is_color_image(arr: Any) -> bool:
+    """Whether ``arr`` looks like one colour image ``(H, W, 3|4)`` rather than a stack of
+    slices: what every reader returns for RGB, RGBA and palette files."""
+    shape = np.shape(arr)
+    return len(shape) == 3 and shape[-1] in (3, 4) and shape[0] > 4 and shape[1] > 4
+
+
+def color_error(name: str, shape: tuple[int, ...]) -> InvalidInputError:
+    """The one message for a colour image given where grey slices are expected."""
+    return InvalidInputError(
+        f"{name}: a colour image (shape {tuple(shape)}, channels last) where grey slices are "
+        "expected; convert it to grey first (a pipeline input: 'color: luma'; Python: "
+        "tomokit.io.to_grey)"
+    )
+
+
+def check_image(image: Any, *, name: str = "image", ndim: tuple[int, ...] = (2, 3),
+                color: bool = False) -> np.ndarray:
     """Return ``image`` as a float array after checking shape, emptiness and finiteness.
 
+    A colour image ``(H, W, 3|4)`` is refused unless ``color`` (a 3-D array is otherwise
+    a stack of slices, and a colour image read as one would mix its channels).
     Raises :class:`~tomokit.errors.InvalidInputError` naming ``name`` and what to pass.
     """
     arr = np.asarray(image)
+    if not color and 3 in ndim and is_color_image(arr):
+        raise color_error(name, arr.shape)
     if arr.dtype == object or not (
         np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
     ):
@@ -119,6 +148,68 @@ def check_image(image: Any, *, name: str = "image", ndim: tuple[int, ...] = (2, 
     if not np.issubdtype(arr.dtype, np.floating):
         arr = arr.astype(np.float32)
     return arr
+
+
+def check_data_range(value: Any, *, name: str = "data_range") -> float:
+    """``value`` as a finite positive float, or one clear error naming ``name``."""
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"{name}: expected a number, got {value!r}") from None
+    if not np.isfinite(out) or out <= 0:
+        raise InvalidInputError(f"{name}: must be a finite number > 0, got {value!r}")
+    return out
+
+
+def resolve_data_range(explicit: Any, *arrays: Any, default: float | None = None,
+                       name: str = "data_range", who: str = "") -> float:
+    """The one ``data_range`` policy of every kind (observers, distortions, filters, CLI).
+
+    An explicit value must be finite and > 0. Otherwise integer arrays (all of one dtype)
+    give their dtype's maximum, with a warning for types wider than 8 bits (12-bit data
+    stored as uint16 are far below 65535); arrays of different integer dtypes are an
+    error (no silent 65535 for an 8-bit image); float arrays take ``default`` when the
+    kind has one (distortions: images in [0, 1]) and need an explicit value otherwise.
+    """
+    import warnings
+
+    prefix = f"{who}: " if who else ""
+    if explicit is not None:
+        return check_data_range(explicit, name=name)
+    dtypes = [np.asarray(a).dtype for a in arrays]
+    ints = [d for d in dtypes if d.kind in "iu"]
+    if ints and len(ints) == len(dtypes):
+        if len(set(ints)) > 1:
+            raise InvalidInputError(
+                f"{prefix}the images have different dtypes ({', '.join(sorted(map(str, set(ints))))}) "
+                f"and so their ranges differ; give {name} explicitly"
+            )
+        top = float(np.iinfo(ints[0]).max)
+        if ints[0].itemsize > 1:
+            warnings.warn(
+                f"{prefix}{name} inferred as {top:.0f} (the maximum of {ints[0]}); data with "
+                f"fewer bits (12-bit detectors) need an explicit {name}", stacklevel=3,
+            )
+        return top
+    if default is not None and not ints:
+        return float(default)
+    raise InvalidInputError(
+        f"{prefix}float images need an explicit {name} (for example 1.0 for images in [0, 1], "
+        "or 255); it is only inferred for integer dtypes"
+    )
+
+
+def check_within_range(arr: np.ndarray, data_range: float, *, name: str = "image",
+                       who: str = "", option: str = "data_range") -> None:
+    """Refuse data above ``data_range`` before a clip to ``[0, data_range]`` wipes them."""
+    top = float(np.max(arr)) if arr.size else 0.0
+    if top > data_range * (1 + 1e-6):
+        prefix = f"{who}: " if who else ""
+        raise InvalidInputError(
+            f"{prefix}{name}: values up to {top:.6g} exceed data_range={data_range:.6g}; "
+            f"set {option} to the images' range (for example 65535 for 16-bit data) or "
+            "normalise the input (a pipeline input: 'normalize: true')"
+        )
 
 
 def as_image_stack(image: Any, *, name: str = "image") -> tuple[np.ndarray, bool]:

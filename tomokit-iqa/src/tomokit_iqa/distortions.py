@@ -28,7 +28,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from tomokit import Distortion, InvalidInputError, Params
-from tomokit.components import check_image
+from tomokit.components import check_image, check_within_range, resolve_data_range
 
 __all__ = [
     "BLUR_SIGMAS",
@@ -70,6 +70,12 @@ def _float_copy(image: Any) -> np.ndarray:
     return np.array(arr, dtype=dtype, copy=True)
 
 
+def _range_of(component: Any, image: Any) -> float:
+    """The core's data_range policy; float images default to [0, 1] for distortions."""
+    return resolve_data_range(getattr(component.params, "data_range", None), image,
+                              default=1.0, who=component.name or type(component).__name__)
+
+
 def _check_level(level: Any) -> int:
     if isinstance(level, bool) or not isinstance(level, (int, np.integer)) or not 1 <= level <= 5:
         raise InvalidInputError(f"level: expected an integer 1..5 (or None), got {level!r}")
@@ -84,8 +90,11 @@ class _LevelParams(Params):
         description="Distortion level 1..5 of the TIQA table. When neither `level` nor the "
         "continuous parameter is set, level 3 is used.",
     )
-    data_range: float = Field(
-        1.0, gt=0, description="Value range of the images: they lie in [0, data_range]."
+    data_range: float | None = Field(
+        None,
+        gt=0,
+        description="Value range of the images: they lie in [0, data_range]. None: the "
+        "integer dtype's maximum, 1.0 for float images (data above it are an error).",
     )
 
 
@@ -177,13 +186,16 @@ class GaussianNoise(_TableDistortion):
         rng: np.random.Generator | int | None = None,
     ) -> np.ndarray:
         """Return a noisy copy of ``image``; deterministic for a seed."""
+        top = _range_of(self, image)
         arr = _float_copy(image)
         gen = _as_generator(rng)
         p: Any = self.params
-        std = np.sqrt(self.value_for(level)) * p.data_range
+        if p.clip:
+            check_within_range(arr, top, who=self.name)
+        std = np.sqrt(self.value_for(level)) * top
         out = arr + gen.normal(0.0, std, size=arr.shape)
         if p.clip:
-            np.clip(out, 0.0, p.data_range, out=out)
+            np.clip(out, 0.0, top, out=out)
         return out.astype(arr.dtype, copy=False)
 
 
@@ -323,9 +335,12 @@ class RingArtifact(_TableDistortion):
         rng: np.random.Generator | int | None = None,
     ) -> np.ndarray:
         """Return a copy of ``image`` with rings; each slice of a batch gets its own radii."""
+        top = _range_of(self, image)
         arr = _float_copy(image)
         gen = _as_generator(rng)
         p: Any = self.params
+        if p.clip:
+            check_within_range(arr, top, who=self.name)
         c = self.value_for(level)
         stack = arr[None] if arr.ndim == 2 else arr
         out = np.empty_like(stack)
@@ -333,5 +348,5 @@ class RingArtifact(_TableDistortion):
             radii = self.draw_radii(sl.shape, gen)
             out[i] = sl * self.ring_factor(sl.shape, c=c, radii=radii)
         if p.clip:
-            np.clip(out, 0.0, p.data_range, out=out)
+            np.clip(out, 0.0, top, out=out)
         return out[0] if arr.ndim == 2 else out

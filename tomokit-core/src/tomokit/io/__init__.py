@@ -16,6 +16,7 @@ from tomokit.io._api import (
     write_array,
 )
 from tomokit.io._base import Block, Format, VolumeReader, VolumeWriter
+from tomokit.io._color import to_grey
 from tomokit.io._tomo import TomoScanReader, open_scan
 
 __all__ = [
@@ -30,5 +31,6 @@ __all__ = [
     "open_scan",
     "open_volume",
     "read_array",
+    "to_grey",
     "write_array",
 ]

@@ -12,11 +12,16 @@ import numpy as np
 
 from tomokit.components import (
     Sinogram,
+    color_error,
+    is_color_image,
 )
 from tomokit.errors import InvalidInputError, RunError
 from tomokit.pipeline.load import LoadedPipeline
 
-__all__ = ["lookup", "open_input"]
+__all__ = ["UNIFORM_ANGLES", "lookup", "open_input", "probe_input"]
+
+#: The ``angles:`` values that are not dataset paths.
+UNIFORM_ANGLES = ("uniform-180", "uniform-360")
 
 
 
@@ -26,8 +31,14 @@ def _read_input(pipeline: LoadedPipeline, name: str) -> Any:
     spec = pipeline.inputs[name]
     path = pipeline.base_dir / spec.path
     array = io.read_array(path, dataset=spec.dataset)
+    if getattr(spec, "color", "refuse") == "luma":
+        array = io.to_grey(array, name=f"input {name!r}")
+    elif is_color_image(array):
+        raise color_error(f"input {name!r}", array.shape)
     if spec.normalize and np.issubdtype(array.dtype, np.integer):
-        array = array.astype(np.float32) / np.float32(np.iinfo(array.dtype).max)
+        info = np.iinfo(array.dtype)  # [min, max] -> [0, 1], signed types included
+        array = ((array.astype(np.float64) - info.min) / (float(info.max) - info.min)
+                 ).astype(np.float32)
     elif np.issubdtype(array.dtype, np.integer) or array.dtype == np.bool_:
         array = array.astype(np.float32)
     if spec.angles is None:
@@ -100,3 +111,66 @@ def lookup(ref: str, values: Mapping[str, Any]) -> Any:
     if key:
         raise RunError(f"{base!r} has a single output; refer to it as {base!r}, not {ref!r}")
     return value
+
+
+def _is_hdf5_name(path: Path) -> bool:
+    from tomokit.io._hdf5 import HDF5Format
+
+    return any(path.name.lower().endswith(e) for e in HDF5Format.extensions)
+
+
+def probe_input(base_dir: Path, name: str, spec: Any) -> tuple[str, str] | None:
+    """What ``tomokit run`` would reject about an input, found at validation time.
+
+    Opens the file from its metadata (format, dataset, shape and dtype), reads its first
+    and last slice (a truncated HDF5 file fails there), and checks the ``angles:``
+    dataset and colour images. Returns ``(key, message)`` with the key to blame
+    (``path``, ``dataset``, ``angles``, ``color``), or ``None`` when the input is usable.
+    """
+    from tomokit import io
+
+    path = base_dir / spec.path
+    label = f"input {name!r}"
+    fmt = getattr(spec, "format", None)
+    angles = spec.angles
+    if angles is not None and angles not in UNIFORM_ANGLES and not _is_hdf5_name(path):
+        return ("angles", f"{label}: angles {angles!r} is neither 'uniform-180' nor "
+                          f"'uniform-360', and {spec.path} is not an HDF5 file that could hold "
+                          "an angles dataset")
+    key = "dataset" if spec.dataset is not None else "path"
+    try:
+        if angles is None and (fmt in ("dxchange", "nxtomo") or (
+                fmt is None and spec.dataset is None and _is_scan(path))):
+            with io.open_scan(path, layout=fmt or "auto") as scan:
+                if len(scan):
+                    scan.read(0)
+            return None
+        with io.open_volume(path, dataset=spec.dataset, format=fmt) as reader:
+            shape, dtype = reader.shape, np.dtype(reader.dtype)
+            if dtype.kind not in "biuf":
+                what = "complex" if dtype.kind == "c" else f"non-numeric ({dtype})"
+                return (key, f"{label}: {spec.path} holds {what} data, not real numbers"
+                        + ("; take the real part or the magnitude first" if dtype.kind == "c"
+                           else ""))
+            if len(reader):
+                reader.read(0)
+                reader.read(len(reader) - 1)
+            slice_shape = shape[1:]
+            colour = len(slice_shape) == 3 and slice_shape[-1] in (3, 4)
+            if colour and getattr(spec, "color", "refuse") != "luma":
+                return ("path", f"{label}: {spec.path} is a colour image (shape "
+                                f"{tuple(slice_shape)}); add 'color: luma' to the input to "
+                                "convert it to grey")
+            if angles is not None and not (reader.single and len(slice_shape) == 2):
+                return (key, f"{label}: a sinogram must be 2-D (angles x detectors), got "
+                             f"shape {slice_shape if reader.single else shape}")
+            rows = slice_shape[0] if slice_shape else 0
+        if angles is not None and angles not in UNIFORM_ANGLES:
+            key = "angles"
+            values = io.read_array(path, dataset=angles, format=fmt)
+            if values.ndim != 1 or len(values) != rows:
+                return ("angles", f"{label}: angles dataset {angles!r} must hold one value per "
+                                  f"sinogram row ({rows}), got shape {values.shape}")
+    except InvalidInputError as exc:
+        return (key, f"{label}: {exc}")
+    return None

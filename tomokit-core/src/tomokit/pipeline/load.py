@@ -100,10 +100,9 @@ def load_pipeline(path: str | Path, *, registry: Registry | None = None) -> Load
         raise PipelineError("pipeline file not found", file=str(path))
     if p.is_dir():
         raise PipelineError("is a directory, not a pipeline file", file=str(path))
-    try:
-        text = p.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise PipelineError(f"not a UTF-8 text file ({exc.reason})", file=str(path)) from None
+    from tomokit.pipeline.yamlfile import read_text
+
+    text = read_text(p)  # bounded: /dev/zero or a huge file fails at once
     return parse_pipeline(text, file=str(path), base_dir=p.parent, registry=registry)
 
 
@@ -270,6 +269,7 @@ class _Checker:
     def check(self, text: str) -> LoadedPipeline:
         inputs = self._check_inputs()
         steps = self._check_steps(set(inputs))
+        self._check_types(steps, inputs)
         self._check_outputs()
         if self.problems:
             self.problems.sort(key=lambda p: p[0] or 0)
@@ -295,7 +295,52 @@ class _Checker:
             )
             if not path.exists():
                 self.problem(loc, f"input {name!r}: file not found: {spec.path}")
+                continue
+            from tomokit.pipeline._inputs import probe_input
+
+            found = probe_input(self.base_dir, name, spec)
+            if found is not None:
+                key, message = found
+                where: Loc = loc if isinstance(self.model.inputs[name], str) else (
+                    "inputs", name, key)
+                self.problem(where, message)
         return inputs
+
+    #: Step kinds whose results are never sinograms (images, labels, numbers).
+    _NOT_SINOGRAMS = ("reconstructor", "observer", "scorer", "segmenter", "super_resolver",
+                      "phantom")
+
+    def _check_types(self, steps: list[ResolvedStep], inputs: dict[str, InputSpec]) -> None:
+        """A reconstructor's ``sinogram`` must be one: an input with ``angles:`` or a raw
+        scan, or a step that may produce one (what ``run`` would reject after the
+        earlier steps)."""
+        from tomokit.pipeline._inputs import _is_scan
+
+        kinds = {s.id: s.kind for s in steps}
+        for rs in steps:
+            if rs.kind != "reconstructor" or "sinogram" not in rs.inputs:
+                continue
+            ref = rs.inputs["sinogram"]
+            for r in ref if isinstance(ref, list) else [ref]:
+                base = split_candidate(split_ref(r)[0])[0]
+                what = ""
+                if base in inputs:
+                    spec = inputs[base]
+                    path = self.base_dir / spec.path
+                    if (spec.angles is None and spec.format not in ("dxchange", "nxtomo")
+                            and not (spec.dataset is None and _is_scan(path))):
+                        what = (f"input {base!r} is a plain array; give the input "
+                                "'angles: uniform-180' (or an angles dataset) to read it as "
+                                "a sinogram, or read a DXchange/NXtomo scan")
+                else:
+                    kind = kinds.get(base) or kinds.get(split_ref(r)[0])
+                    if kind in self._NOT_SINOGRAMS:
+                        what = (f"step {base!r} ({kind}) gives an image, not a sinogram; "
+                                "add a projector step (for example forward_project) between")
+                if what:
+                    loc: Loc = ("steps", rs.index, "inputs")
+                    self.problem(loc, f"step {rs.id!r}: input 'sinogram' needs a sinogram: "
+                                      f"{what}")
 
     def _check_steps(self, input_names: set[str]) -> list[ResolvedStep]:
         resolved: list[ResolvedStep] = []

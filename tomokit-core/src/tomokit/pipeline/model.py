@@ -50,6 +50,11 @@ class InputSpec(_Strict):
             "in the same file, or 'uniform-180' / 'uniform-360' for evenly spaced angles."
         ),
     )
+    color: Literal["refuse", "luma"] = Field(
+        "refuse",
+        description="A colour (RGB, RGBA, palette) image: 'refuse' (the default) reports it; "
+        "'luma' converts it to grey (ITU-R BT.601 weights, alpha dropped).",
+    )
 
 
 class _ComponentKeys(_Strict):

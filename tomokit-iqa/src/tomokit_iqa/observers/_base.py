@@ -243,21 +243,10 @@ class FRObserver(Observer):
         return bool(getattr(self.params, "color", False))
 
     def _data_range(self, ref: np.ndarray, dist: np.ndarray) -> float:
-        explicit = getattr(self.params, "data_range", None)
-        if explicit is not None:
-            return float(explicit)
-        if ref.dtype.kind == "f" or dist.dtype.kind == "f":
-            raise InvalidInputError(
-                f"{self.name or type(self).__name__}: float images need an explicit data_range "
-                "(for example data_range=1.0 for images in [0, 1], or 255); "
-                "it is only inferred for integer dtypes"
-            )
-        if ref.dtype != dist.dtype:
-            raise InvalidInputError(
-                f"reference dtype {ref.dtype} and distorted dtype {dist.dtype} differ; "
-                "pass data_range explicitly or convert both to one dtype"
-            )
-        return float(np.iinfo(ref.dtype).max)
+        from tomokit.components import resolve_data_range
+
+        return resolve_data_range(getattr(self.params, "data_range", None), ref, dist,
+                                  who=self.name or type(self).__name__)
 
     def _prepare(
         self, reference: Any, distorted: Any
