@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tomokit.errors import InvalidInputError
 
@@ -713,11 +713,28 @@ class PhantomSample:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+#: Most pixels (count x size^2) one phantom step makes: 5 GiB of images and labels.
+MAX_PHANTOM_PIXELS = 2**30
+
+
 class PhantomParams(Params):
     """Base of phantom parameters: how many images of which size a pipeline step makes."""
 
-    size: int = Field(128, ge=8, le=16384, description="Image side length in pixels.")
-    count: int = Field(1, ge=1, description="Number of images a pipeline step generates.")
+    size: int = Field(128, ge=16, le=16384, description="Image side length in pixels.")
+    count: int = Field(1, ge=1, le=100_000,
+                       description="Number of images a pipeline step generates.")
+
+    @model_validator(mode="after")
+    def _fits(self) -> Any:
+        # image + labels for every slice are held at once: bound count x size^2
+        pixels = self.count * self.size * self.size
+        if pixels > MAX_PHANTOM_PIXELS:
+            raise ValueError(
+                f"count x size^2 = {pixels:.3g} pixels (about "
+                f"{pixels * 5 / 2**30:.1f} GiB as float32 images and uint8 labels) exceeds "
+                f"{MAX_PHANTOM_PIXELS:.3g}; generate fewer or smaller images per step"
+            )
+        return self
 
 
 class Phantom(Component):

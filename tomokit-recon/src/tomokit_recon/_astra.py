@@ -235,14 +235,26 @@ def geometries(
     return vg, pg
 
 
+#: Largest output side (ASTRA 2-D): 1 GiB per float32 buffer.
+MAX_SIZE = 16384
+
 #: ASTRA iterations per native call (SIRT, CGLS): Ctrl-C is handled between calls.
 ITERATION_CHUNK = 10
 
 
-def _check_size(size: int | None, default: int) -> int:
+def _check_size(size: int | None, default: int, sino: Sinogram | None = None) -> int:
+    """The output side; refused when ASTRA's buffers cannot fit in memory (ASTRA aborts
+    the whole process on a failed allocation, with no message)."""
+    from tomokit.io._resources import check_fits
+
     n = default if size is None else int(size)
     if n < 2:
         raise InvalidInputError(f"size must be >= 2 pixels, got {n}")
+    if n > MAX_SIZE:
+        raise InvalidInputError(f"size must be <= {MAX_SIZE} pixels, got {n}")
+    sino_bytes = 0 if sino is None else 4 * int(np.prod(np.shape(sino.data)))
+    # the volume, ASTRA's working copies (pixel weights, residual) and the returned copy
+    check_fits(4 * 4 * n * n + 3 * sino_bytes, f"a {n} x {n} ASTRA reconstruction")
     return n
 
 
@@ -266,7 +278,7 @@ def run_algorithm(
     """
     astra = _astra()
     dev = resolve_device(device)
-    n = _check_size(size, sino.n_detectors)
+    n = _check_size(size, sino.n_detectors, sino)
     data = np.asarray(sino.data, dtype=np.float32)
     shift = True
     if algorithm == "FBP" and sino.center_offset != 0.0:

@@ -57,7 +57,8 @@ class _AstraParams(Params):
         "(GPU when ASTRA has CUDA, else CPU with a warning).",
     )
     size: int | None = Field(
-        None, ge=2, description="Side of the square output image; default the detector count."
+        None, ge=2, le=16384,
+        description="Side of the square output image; default the detector count.",
     )
 
 
@@ -88,7 +89,7 @@ class FBP(Reconstructor):
 
 
 class SIRTParams(_AstraParams):
-    iterations: int = Field(200, ge=1, description="Number of SIRT iterations.")
+    iterations: int = Field(200, ge=1, le=100_000, description="Number of SIRT iterations.")
     non_negative: bool = Field(
         False, description="Clip negative values after every iteration (ASTRA MinConstraint=0)."
     )
@@ -115,6 +116,7 @@ class SARTParams(_AstraParams):
     iterations: int = Field(
         10,
         ge=1,
+        le=10_000,
         description="Number of full sweeps over all projection angles (ASTRA's SART updates "
         "from one angle per iteration, so it runs iterations * n_angles of them).",
     )
@@ -157,7 +159,7 @@ class SART(Reconstructor):
 
 class CGLSParams(_AstraParams):
     iterations: int = Field(
-        50, ge=1, description="Number of CGLS iterations (ASTRA's CGLS has no constraints)."
+        50, ge=1, le=100_000, description="Number of CGLS iterations (ASTRA's CGLS has no constraints)."
     )
 
 

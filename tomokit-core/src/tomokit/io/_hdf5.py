@@ -28,6 +28,11 @@ def open_h5(path: Path) -> Any:
     try:
         return h5py.File(path, "r")
     except OSError as exc:
+        if "truncated file" in str(exc):
+            raise InvalidInputError(
+                f"{path}: the HDF5 file is truncated (shorter than its header says; an "
+                "interrupted copy or download?)"
+            ) from None
         raise InvalidInputError(
             f"{path}: cannot be read as HDF5 (truncated or corrupt file?): {exc}"
         ) from None
@@ -78,8 +83,8 @@ def get_dataset(h5: Any, path: Path, dataset: str | None) -> tuple[Any, str]:
             if not found:
                 listing = ", ".join(available[:12]) or "none"
                 raise InvalidInputError(
-                    f"{path}: holds {len(available)} datasets ({listing}); pass dataset= to "
-                    "choose one"
+                    f"{path}: holds {len(available)} datasets ({listing}); choose one with "
+                    "'dataset:' (a pipeline input) or dataset= (Python)"
                 )
             dataset = found[0]
     norm = "/" + dataset.strip("/")

@@ -29,8 +29,13 @@ class ImageReader(VolumeReader):
             raise InvalidInputError(f"{path}: no such file")
         try:
             props = iio.improps(path)
-        except Exception as exc:
-            raise InvalidInputError(f"{path}: cannot be read as an image: {exc}") from None
+        except Exception:
+            # imageio's message suggests installing other plugins: never the fix for a
+            # file that is not an image at all
+            raise InvalidInputError(
+                f"{path}: cannot be read as an image (not a valid {path.suffix or 'image'} "
+                "file: corrupt, truncated or another format)"
+            ) from None
         shape = tuple(props.shape)
         if props.n_images is not None and props.is_batch:
             frames = shape[0]

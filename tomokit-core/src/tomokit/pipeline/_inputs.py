@@ -133,6 +133,9 @@ def probe_input(base_dir: Path, name: str, spec: Any) -> tuple[str, str] | None:
     label = f"input {name!r}"
     fmt = getattr(spec, "format", None)
     angles = spec.angles
+    if angles is not None and angles.startswith("uniform") and angles not in UNIFORM_ANGLES:
+        return ("angles", f"{label}: angles {angles!r}: use 'uniform-180' or 'uniform-360' "
+                          "(evenly spaced over 180 or 360 degrees), or an HDF5 dataset path")
     if angles is not None and angles not in UNIFORM_ANGLES and not _is_hdf5_name(path):
         return ("angles", f"{label}: angles {angles!r} is neither 'uniform-180' nor "
                           f"'uniform-360', and {spec.path} is not an HDF5 file that could hold "
@@ -172,5 +175,6 @@ def probe_input(base_dir: Path, name: str, spec: Any) -> tuple[str, str] | None:
                 return ("angles", f"{label}: angles dataset {angles!r} must hold one value per "
                                   f"sinogram row ({rows}), got shape {values.shape}")
     except InvalidInputError as exc:
-        return (key, f"{label}: {exc}")
+        text = str(exc).replace(str(path), spec.path)  # the path as the file wrote it
+        return (key, f"{label}: {text}")
     return None
