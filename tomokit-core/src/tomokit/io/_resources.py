@@ -8,6 +8,7 @@ allocate calls :func:`check_fits` first and gets one clear
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 
@@ -47,10 +48,8 @@ def available_memory() -> int | None:
     except (OSError, ValueError, IndexError):
         pass
     if not limits:
-        try:
+        with contextlib.suppress(OSError, ValueError):
             limits.append(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-        except (OSError, ValueError):
-            pass
     soft, _ = resource.getrlimit(resource.RLIMIT_AS)
     if soft != resource.RLIM_INFINITY:
         limits.append(max(0, soft - _used_address_space()))
