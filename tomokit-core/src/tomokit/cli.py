@@ -519,11 +519,11 @@ def compare(
         table.add_column(col)
     for r in results:
         if r["value"] is not None:
-            value = f"{r['value']:.6g}"
+            shown = f"{r['value']:.6g}"
         else:
-            value = r.get("note") or f"n/a ({r.get('error', '')})"
+            shown = str(r.get("note") or f"n/a ({r.get('error', '')})")
         better = r.get("higher_is_better")
-        table.add_row(r["observer"], value,
+        table.add_row(r["observer"], shown,
                       "" if better is None else "higher" if better else "lower")
     out.print(table)
 

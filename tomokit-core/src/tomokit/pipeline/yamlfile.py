@@ -196,7 +196,7 @@ def _convert(node: yaml.Node, path: Path, out: LocatedData, file: str,
                     "a mapping key must be a plain value", file=file, line=key_node.start_mark.line + 1
                 )
             key = _scalar(key_node, file)  # the safe way, tags refused with the line
-            if not isinstance(key, str | int | float | bool) and key is not None:
+            if type(key) not in (str, int, float, bool, type(None)):
                 raise PipelineError(f"a mapping key must be a plain value, not "
                                     f"{type(key).__name__}", file=file,
                                     line=key_node.start_mark.line + 1)
