@@ -184,7 +184,7 @@ def test_ambiguous_hdf5_without_dataset_lists_them(tmp_path: Path) -> None:
     with h5py.File(p, "w") as h5:
         h5["a"] = np.zeros((2, 2))
         h5["b"] = np.zeros((2, 2))
-    with pytest.raises(InvalidInputError, match=r"two\.h5: holds 2 datasets \(/a, /b\); pass dataset="):
+    with pytest.raises(InvalidInputError, match=r"two\.h5: holds 2 datasets \(/a, /b\); name the one to read"):
         read_array(p)
 
 
@@ -266,7 +266,7 @@ def test_builtin_formats_come_from_the_core_plugin_hook() -> None:
     from tomokit import plugin
 
     names = {s.name for s in plugin.tomokit_formats()}
-    assert names == {"hdf5", "tiff", "image", "npy", "dxchange", "nxtomo"}
+    assert names == {"hdf5", "tiff", "image", "npy", "zarr", "dxchange", "nxtomo"}
     assert names <= {s.name for s in formats()}
 
 

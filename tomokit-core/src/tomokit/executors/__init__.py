@@ -12,10 +12,11 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from tomokit.errors import InvalidInputError
-from tomokit.executors._base import BlockSink, Executor
+from tomokit.executors._base import BlockSink, DirectSink, Executor, RegionWriter
 from tomokit.executors._config import ExecutorConfig, default_workers
 
-__all__ = ["BlockSink", "Executor", "ExecutorConfig", "default_workers", "get_executor"]
+__all__ = ["BlockSink", "DirectSink", "Executor", "ExecutorConfig", "RegionWriter", "default_workers",
+           "get_executor"]
 
 
 def get_executor(config: ExecutorConfig | BaseModel | Mapping[str, Any] | None = None,

@@ -17,9 +17,26 @@ from tomokit.errors import InvalidInputError
 from tomokit.executors._config import ExecutorConfig, default_workers
 from tomokit.io._base import VolumeReader, VolumeWriter
 
-__all__ = ["BlockSink", "Executor"]
+__all__ = ["BlockSink", "DirectSink", "Executor", "RegionWriter"]
 
 BlockSink = Callable[[int, list[Any]], None]
+#: A picklable ``(start, results) -> None`` that stores results where they are computed.
+RegionWriter = Callable[[int, list[Any]], None]
+
+
+class DirectSink(abc.ABC):
+    """A sink whose storage workers can write themselves (a Zarr store): the first
+    results come to the client (:meth:`open` learns their shapes and dtypes and returns
+    a picklable region writer, or ``None`` to keep results travelling to ``__call__``),
+    the rest are written by the tasks that computed them."""
+
+    @abc.abstractmethod
+    def open(self, start: int, results: list[Any]) -> RegionWriter | None:
+        """Store ``results`` (slices from ``start``) and return the workers' writer."""
+
+    @abc.abstractmethod
+    def __call__(self, start: int, results: list[Any]) -> None:
+        """Store results that came back to the client."""
 
 # Readers opened by tasks in worker processes, by their pickled "reopen" recipe and the
 # file's identity (so a rewritten file is reopened), so that a worker opens a file once
@@ -55,15 +72,22 @@ def _worker_reader(recipe: bytes, stamp: tuple[int, ...]) -> VolumeReader:
 
 
 def run_chunk(source: VolumeReader | tuple[bytes, tuple[int, ...]], start: int, stop: int,
-              fn: Callable[[Any], Any], indexed: bool = False) -> list[Any]:
+              fn: Callable[[Any], Any], indexed: bool = False,
+              out: RegionWriter | None = None) -> list[Any] | int:
     """Read slices ``start:stop`` and apply ``fn`` to each (to ``(index, slice)`` when
     ``indexed``): one task of ``map_blocks``. ``source`` is a reader, or in another
-    process its pickled recipe and file stamp."""
+    process its pickled recipe and file stamp. With ``out`` (a region writer) each
+    result is stored by this task as soon as it is computed and only the count of
+    slices comes back, so results never travel to the client."""
     reader = source if isinstance(source, VolumeReader) else _worker_reader(*source)
     data = reader.read(slice(start, stop))
-    if indexed:
-        return [fn((start + k, s)) for k, s in enumerate(data)]
-    return [fn(s) for s in data]
+    if out is None:
+        if indexed:
+            return [fn((start + k, s)) for k, s in enumerate(data)]
+        return [fn(s) for s in data]
+    for k, s in enumerate(data):
+        out(start + k, [fn((start + k, s)) if indexed else fn(s)])
+    return len(data)
 
 
 def _split(start: int, stop: int, parts: int) -> list[tuple[int, int]]:
@@ -127,11 +151,12 @@ class Executor(abc.ABC):
 
     @abc.abstractmethod
     def _submit_chunk(self, source: VolumeReader, start: int, stop: int,
-                      fn: Callable[[Any], Any], indexed: bool) -> Any:
+                      fn: Callable[[Any], Any], indexed: bool,
+                      out: RegionWriter | None = None) -> Any:
         """Start :func:`run_chunk` on ``source[start:stop]``; return a handle."""
 
     @abc.abstractmethod
-    def _wait(self, handles: list[Any]) -> list[list[Any]]:
+    def _wait(self, handles: list[Any]) -> list[Any]:
         """The results of ``handles``, in order (raising the first task's error)."""
 
     def _cancel(self, handles: list[Any]) -> None:  # noqa: B027 - optional
@@ -171,6 +196,9 @@ class Executor(abc.ABC):
         blocks are in flight, and each finished block goes to ``sink(start, results)``
         (or a :class:`~tomokit.io.VolumeWriter`) in order, so memory is bounded by the
         block size, not the volume. Without ``sink`` the results are returned as a list.
+        Where the sink lets workers write (a writer whose :meth:`region` is not ``None``,
+        a :class:`DirectSink`), each task stores its own results, concurrently, and only
+        counts come back: the client neither receives nor writes the slices.
         ``progress(n)`` is called with the count of slices each finished block held.
         With ``indexed`` ``fn`` gets ``(slice_index, slice)``, e.g. to pick a per-slice seed.
         """
@@ -181,8 +209,10 @@ class Executor(abc.ABC):
         per_block = block_slices or self.block_slices(reader)
         if per_block < 1:
             raise InvalidInputError(f"block_slices must be >= 1, got {per_block}")
+        region: RegionWriter | None = None
         if isinstance(sink, VolumeWriter):
             writer = sink
+            region = writer.region()
 
             def write(first: int, results: list[Any]) -> None:
                 writer.write(first, np.stack(results))
@@ -190,10 +220,19 @@ class Executor(abc.ABC):
             sink_fn: BlockSink | None = write
         else:
             sink_fn = sink
+        first_slice = start  # where the blocks start (the same cuts with or without a probe)
+        carried = 0  # slices done before the first block, counted with it
+        if isinstance(sink, DirectSink) and start < stop:
+            # one slice first, through the client, to learn the results' shapes
+            probe = self._wait([self._submit_chunk(reader, start, start + 1, fn, indexed)])[0]
+            region = sink.open(start, probe)
+            carried = len(probe)
+            start += 1
         collected: list[Any] = []
         pending: collections.deque[tuple[int, list[Any]]] = collections.deque()
 
         def finish_one() -> None:
+            nonlocal carried
             first, handles = pending.popleft()
             try:
                 parts = self._wait(handles)
@@ -202,23 +241,33 @@ class Executor(abc.ABC):
                     self._cancel(later)
                 pending.clear()
                 raise
-            results = [r for part in parts for r in part]
-            if sink_fn is None:
-                collected.extend(results)
+            if region is not None:  # the tasks stored their results; counts came back
+                done = sum(parts)
             else:
-                sink_fn(first, results)
+                results = [r for part in parts for r in part]
+                if sink_fn is None:
+                    collected.extend(results)
+                else:
+                    sink_fn(first, results)
+                done = len(results)
             if progress is not None:
-                progress(len(results))
+                progress(done + carried)
+            carried = 0
 
-        for a in range(start, stop, per_block):
+        for a in range(first_slice, stop, per_block):
             b = min(a + per_block, stop)
-            handles = [self._submit_chunk(reader, x, y, fn, indexed)
+            a = max(a, start)
+            if a >= b:
+                continue
+            handles = [self._submit_chunk(reader, x, y, fn, indexed, region)
                        for x, y in _split(a, b, self.workers)]
             pending.append((a, handles))
             if len(pending) >= 2:  # keep one block computing while the previous is stored
                 finish_one()
         while pending:
             finish_one()
+        if carried and progress is not None:  # a volume of one slice: only the probe
+            progress(carried)
         return collected if sink_fn is None else None
 
     def __repr__(self) -> str:

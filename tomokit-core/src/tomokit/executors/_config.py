@@ -52,6 +52,18 @@ class ExecutorConfig(BaseModel):
         "output of two blocks), e.g. '1GiB' or '512MB'. Sets block_slices when that is empty.",
     )
 
+    checkpoint_format: Literal["zarr", "hdf5"] = Field(
+        "zarr",
+        description="How streamed volumes are checkpointed. 'zarr': a Zarr v3 store that "
+        "workers write concurrently, one chunk file per slice (the results file is still "
+        "HDF5). 'hdf5': one HDF5 file written by the client alone.",
+    )
+    checkpoint_codec: Literal["none", "blosc-lz4"] = Field(
+        "none",
+        description="Compression of Zarr checkpoints: 'none' (filtered float slices gain "
+        "little from compression) or 'blosc-lz4' (fast; for masks and labels).",
+    )
+
     @model_validator(mode="after")
     def _address_needs_dask(self) -> ExecutorConfig:
         if self.address is not None and self.kind != "dask":

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tomokit.errors import InvalidInputError
-from tomokit.executors._base import Executor, file_stamp, run_chunk
+from tomokit.executors._base import Executor, RegionWriter, file_stamp, run_chunk
 from tomokit.io._base import VolumeReader
 
 __all__ = ["DaskExecutor"]
@@ -165,12 +165,13 @@ class DaskExecutor(Executor):
             raise
 
     def _submit_chunk(self, source: VolumeReader, start: int, stop: int,
-                      fn: Callable[[Any], Any], indexed: bool) -> Any:
+                      fn: Callable[[Any], Any], indexed: bool,
+                      out: RegionWriter | None = None) -> Any:
         recipe = (pickle.dumps(source), file_stamp(source.path))
-        return self._client.submit(run_chunk, recipe, start, stop, _Shipped(fn), indexed,
+        return self._client.submit(run_chunk, recipe, start, stop, _Shipped(fn), indexed, out,
                                    pure=False)
 
-    def _wait(self, handles: list[Any]) -> list[list[Any]]:
+    def _wait(self, handles: list[Any]) -> list[Any]:
         return list(self._client.gather(handles))
 
     def _cancel(self, handles: list[Any]) -> None:

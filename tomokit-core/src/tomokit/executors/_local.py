@@ -10,7 +10,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from tomokit.executors._base import Executor, run_chunk
+from tomokit.executors._base import Executor, RegionWriter, run_chunk
 from tomokit.io._base import VolumeReader
 
 __all__ = ["LocalExecutor"]
@@ -39,10 +39,11 @@ class LocalExecutor(Executor):
             raise
 
     def _submit_chunk(self, source: VolumeReader, start: int, stop: int,
-                      fn: Callable[[Any], Any], indexed: bool) -> Future[list[Any]]:
-        return self._pool.submit(run_chunk, source, start, stop, fn, indexed)
+                      fn: Callable[[Any], Any], indexed: bool,
+                      out: RegionWriter | None = None) -> Future[list[Any] | int]:
+        return self._pool.submit(run_chunk, source, start, stop, fn, indexed, out)
 
-    def _wait(self, handles: list[Any]) -> list[list[Any]]:
+    def _wait(self, handles: list[Any]) -> list[Any]:
         return [h.result() for h in handles]
 
     def _cancel(self, handles: list[Any]) -> None:

@@ -120,7 +120,7 @@ def _check_target(p: Path, fmt: Format, overwrite: bool, inputs: Iterable[PathLi
         )
     if p.exists() and not overwrite:
         raise InvalidInputError(f"{p}: already exists; pass overwrite=True or choose another name")
-    if p.is_dir():
+    if p.is_dir() and not (getattr(fmt, "folders", False) and overwrite):
         raise InvalidInputError(f"{p}: is a folder")
     if not p.parent.exists():
         raise InvalidInputError(f"{p}: folder {p.parent} does not exist")
@@ -142,14 +142,28 @@ def write_array(path: PathLike, array: Any, *, dataset: str | None = None,
     tmp = temporary_sibling(p)
     try:
         fmt.write(tmp, arr, dataset=dataset, **options)
-        os.replace(tmp, p)
+        if tmp.is_dir():  # a folder format (Zarr): replace the old store whole
+            from tomokit.io._zarr import commit_store
+
+            commit_store(tmp, p)
+        else:
+            os.replace(tmp, p)
     except InvalidInputError as exc:
-        tmp.unlink(missing_ok=True)
+        _remove(tmp)
         raise InvalidInputError(str(exc).replace(str(tmp), str(p))) from None
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        _remove(tmp)
         raise
     return p
+
+
+def _remove(tmp: Path) -> None:
+    if tmp.is_dir():
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        tmp.unlink(missing_ok=True)
 
 
 def create_volume(path: PathLike, shape: tuple[int, ...], dtype: Any, *,

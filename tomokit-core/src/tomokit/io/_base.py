@@ -231,6 +231,12 @@ class VolumeWriter(abc.ABC):
         with self._lock:
             self._write(start, arr.astype(self.dtype, copy=False))
 
+    def region(self) -> Any:
+        """A picklable ``write(start, data)`` / ``(start, results)`` callable that workers
+        use to store their slices themselves, concurrently, or ``None`` when only this
+        writer may write (HDF5: one process, behind h5py's lock)."""
+        return None
+
     def commit(self) -> Path:
         if not self.done:
             self.done = True
@@ -268,6 +274,8 @@ class Format(abc.ABC):
     name: ClassVar[str] = ""
     extensions: ClassVar[tuple[str, ...]] = ()
     can_write: ClassVar[bool] = False
+    #: Whether a file of this format is a folder (a Zarr store) that overwriting replaces.
+    folders: ClassVar[bool] = False
 
     @classmethod
     def sniff(cls, path: Path) -> bool:

@@ -16,10 +16,14 @@ import numpy as np
 
 from tomokit.components import Component, Sinogram
 from tomokit.errors import InvalidInputError
+from tomokit.executors._base import DirectSink
 from tomokit.pipeline._results import convert_node, describe
 
 __all__ = [
     "StreamContext",
+    "checkpoint_store",
+    "stores_dir",
+    "copy_store_value",
     "describe_value",
     "is_lazy",
     "lazy_parts",
@@ -74,12 +78,56 @@ def describe_value(value: Any) -> str:
     return describe(value)
 
 
+STORE_ATTR = "tomokit_store"  # a checkpoint file whose value lives in this Zarr store
+KEYS_ATTR = "tomokit_store_keys"  # its named outputs (JSON list; [""] for one volume)
+
+
+def stores_dir(checkpoint: Path) -> Path:
+    """Where the Zarr stores of the checkpoints in ``checkpoint``'s folder live: a
+    sibling folder (``.out.h5.partial.d-zarr``), so the checkpoint folder keeps one file
+    per step and every name beside the output still starts like its temporary file."""
+    folder = checkpoint.parent
+    return folder.with_name(f"{folder.name}-zarr")
+
+
+def checkpoint_store(path: Path) -> tuple[Path, list[str]] | None:
+    """The Zarr store holding the streamed value of checkpoint ``path``, and its output
+    names (``[""]`` for a single volume), or ``None`` when the value is in the file."""
+    import json
+
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as h5:
+            name = h5.attrs.get(STORE_ATTR)
+            keys = h5.attrs.get(KEYS_ATTR)
+    except OSError:
+        return None
+    if name is None:
+        return None
+    return path.parent / str(name), list(json.loads(str(keys)))
+
+
+def _store_node(key: str) -> str:
+    return f"value/{key}" if key else "value"
+
+
 def load_checkpoint(path: Path, node: str) -> Any:
     """A value written by :func:`write_value` (or a streamed volume) back: 3-D and 4-D
-    numeric datasets lazily (also inside a group of named outputs), the rest in memory."""
+    numeric datasets lazily (also inside a group of named outputs), the rest in memory.
+    A streamed volume kept in a Zarr store beside the checkpoint is opened there."""
     import h5py
 
     from tomokit import io
+
+    if node == "value":
+        store = checkpoint_store(path)
+        if store is not None:
+            where, keys = store
+            if keys == [""]:
+                return io.open_volume(where, dataset="value", format="zarr")
+            return {k: io.open_volume(where, dataset=_store_node(k), format="zarr")
+                    for k in keys}
 
     def lazy(obj: Any) -> bool:
         return isinstance(obj, h5py.Dataset) and obj.ndim >= 3 and obj.dtype.kind in "biuf"
@@ -103,20 +151,121 @@ def load_checkpoint(path: Path, node: str) -> Any:
             for k in names}
 
 
-class _VolumeSink:
-    """Collects a streamed step's slices into one checkpoint file: ``/value`` for a
-    single output, ``/value/NAME`` per named output, each created on the first block
-    (when slice shapes and dtypes are known). Written to a hidden temporary file that
-    is renamed into place on :meth:`commit`, so a checkpoint is complete or absent."""
+def copy_store_value(path: Path, group: Any, name: str, *, block_bytes: int = 64 << 20) -> int:
+    """Copy the streamed value of checkpoint ``path`` from its Zarr store into the HDF5
+    ``group`` as ``name`` (a dataset, or a group of one per named output), uncompressed
+    and chunked by slice like the checkpoint. A thread reads the next block from the
+    store while this one is written, so reading overlaps the (locked) HDF5 writes.
+    Returns the bytes copied."""
+    from concurrent.futures import ThreadPoolExecutor
 
-    def __init__(self, path: Path, n: int, attrs: dict[str, Any]) -> None:
+    from tomokit import io
+
+    store = checkpoint_store(path)
+    if store is None:
+        raise InvalidInputError(f"{path}: not a checkpoint kept in a Zarr store")
+    where, keys = store
+    if keys != [""]:
+        group = group.create_group(name)
+    copied = 0
+    with ThreadPoolExecutor(1, thread_name_prefix="tomokit-copy") as pool:
+        for key in keys:
+            with io.open_volume(where, dataset=_store_node(key), format="zarr") as reader:
+                dset = group.create_dataset(key or name, shape=reader.shape, dtype=reader.dtype,
+                                            chunks=(1, *reader.shape[1:]) if reader.ndim >= 3
+                                            else None)
+                n = len(reader)
+                step = max(1, block_bytes // max(reader.slice_nbytes, 1))
+                ahead = pool.submit(reader.read, slice(0, min(step, n))) if n else None
+                for a in range(0, n, step):
+                    assert ahead is not None
+                    block = ahead.result()
+                    b = min(n, a + step)
+                    ahead = pool.submit(reader.read, slice(b, min(n, b + step))) if b < n else None
+                    dset[a:b] = block
+                    copied += block.nbytes
+    return copied
+
+
+class _NamedRegion:
+    """Writes per-slice results (arrays, or mappings of named arrays) into a Zarr
+    checkpoint store from the worker that computed them. Picklable."""
+
+    def __init__(self, regions: dict[str, Any]) -> None:
+        self.regions = regions
+
+    def __call__(self, start: int, results: list[Any]) -> None:
+        for key, region in self.regions.items():
+            if key:
+                region.write(start, np.stack([np.asarray(r[key]) for r in results]))
+            else:
+                region.write(start, np.stack([np.asarray(r) for r in results]))
+
+
+def _is_array_result(value: Any) -> bool:
+    return isinstance(value, Mapping) or np.ndim(value) >= 1
+
+
+class _VolumeSink(DirectSink):
+    """Collects a streamed step's slices into its checkpoint, atomically (complete or
+    absent).
+
+    ``zarr`` (default): a Zarr store beside the checkpoint file (``value`` or
+    ``value/NAME`` per named output), created from the first slice's results and then
+    written by the workers themselves, concurrently; on :meth:`commit` the store is
+    renamed into place and a small HDF5 checkpoint file naming it (with the step's hash
+    attributes) is written last. ``hdf5``: one HDF5 file written by the client (``/value``
+    or ``/value/NAME``). Scalar results are collected in memory."""
+
+    def __init__(self, path: Path, n: int, attrs: dict[str, Any], fmt: str = "zarr",
+                 codec: str = "none") -> None:
         self.path, self.n, self.attrs = path, n, attrs
+        self.fmt, self.codec = fmt, codec
         self.tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        self.store = stores_dir(path) / f"{path.stem}.zarr"
+        self.store_tmp = self.store.with_name(f".{self.store.name}.tmp-{os.getpid()}")
         self.h5: Any = None
         self.named: bool | None = None
         self.keys: list[str] = []
+        self.region: _NamedRegion | None = None
+        self.scalars: list[Any] = []
+        self.opened = False
+
+    # -- DirectSink --------------------------------------------------------------------
+    def open(self, start: int, results: list[Any]) -> Any:
+        self.opened = True
+        if not _is_array_result(results[0]):
+            self.scalars.extend(results)
+            return None
+        self.named = isinstance(results[0], Mapping)
+        if self.fmt != "zarr":
+            self._write_h5(start, results)
+            return None
+        from tomokit.io._zarr import ZarrRegion, create_store
+
+        firsts = ({k: np.asarray(v) for k, v in results[0].items()} if self.named
+                  else {"": np.asarray(results[0])})
+        self.keys = list(firsts)
+        shapes = {k: ((self.n, *v.shape), v.dtype) for k, v in firsts.items()}
+        self.store.parent.mkdir(exist_ok=True)
+        create_store(self.store_tmp, {_store_node(k): sh for k, sh in shapes.items()},
+                     codec=self.codec)
+        self.region = _NamedRegion({k: ZarrRegion(self.store_tmp, _store_node(k), shapes[k][0])
+                                    for k in self.keys})
+        self.region(start, results)
+        return self.region
 
     def __call__(self, start: int, results: list[Any]) -> None:
+        if not self.opened:
+            self.open(start, results)
+        elif self.scalars or not _is_array_result(results[0]):
+            self.scalars.extend(results)
+        elif self.region is not None:
+            self.region(start, results)
+        else:
+            self._write_h5(start, results)
+
+    def _write_h5(self, start: int, results: list[Any]) -> None:
         import h5py
 
         named = isinstance(results[0], Mapping)
@@ -137,7 +286,21 @@ class _VolumeSink:
             self.h5[node][start : start + len(block)] = block
 
     def commit(self) -> None:
-        if self.h5 is not None:
+        if self.region is not None:
+            import json
+
+            import h5py
+
+            from tomokit.io._zarr import commit_store
+
+            commit_store(self.store_tmp, self.store)
+            with h5py.File(self.tmp, "w") as h5:  # the checkpoint names its store, last
+                for key, value in self.attrs.items():
+                    h5.attrs[key] = value
+                h5.attrs[STORE_ATTR] = os.path.relpath(self.store, self.path.parent)
+                h5.attrs[KEYS_ATTR] = json.dumps(self.keys)
+            os.replace(self.tmp, self.path)
+        elif self.h5 is not None:
             self.h5.close()
             os.replace(self.tmp, self.path)
 
@@ -145,13 +308,15 @@ class _VolumeSink:
         if self.h5 is not None:
             self.h5.close()
         self.tmp.unlink(missing_ok=True)
+        if self.region is not None:
+            from tomokit.io._zarr import discard_store
+
+            discard_store(self.store_tmp)
 
     def result(self) -> Any:
-        from tomokit import io
-
-        if not self.named:
-            return io.open_volume(self.path, dataset="/value")
-        return {k: io.open_volume(self.path, dataset=f"/value/{k}") for k in self.keys}
+        if self.scalars:
+            return np.asarray(self.scalars, dtype=np.float64)
+        return load_checkpoint(self.path, "value")
 
 
 class _Serial:
@@ -205,26 +370,24 @@ class StreamContext:
     def run_slices(self, fn: Callable[[Any], Any], reader: Any) -> Any:
         """Map ``fn`` over ``(index, slice)`` of ``reader``: volumes (one per named
         output) for array results, a 1-D array for numbers."""
-        sink = _VolumeSink(self.checkpoint, len(reader), self.attrs)
-        scalars: list[Any] = []
-
-        def collect(start: int, results: list[Any]) -> None:
-            first = results[0]
-            if isinstance(first, Mapping) or np.ndim(first) >= 1:
-                sink(start, results)
-            else:
-                scalars.extend(results)
-
+        sink = self.sink(len(reader))
         try:
-            self.executor.map_blocks(fn, reader, sink=collect, indexed=True,
+            self.executor.map_blocks(fn, reader, sink=sink, indexed=True,
                                      progress=self._count)
         except BaseException:
             sink.discard()
             raise
-        if scalars:
-            return np.asarray(scalars, dtype=np.float64)
+        if sink.scalars:
+            return np.asarray(sink.scalars, dtype=np.float64)
         sink.commit()
         return sink.result()
+
+    def sink(self, n: int) -> _VolumeSink:
+        """The checkpoint sink for ``n`` slices, in the executor's checkpoint format."""
+        cfg = getattr(self.executor, "config", None)
+        return _VolumeSink(self.checkpoint, n, self.attrs,
+                           getattr(cfg, "checkpoint_format", "zarr"),
+                           getattr(cfg, "checkpoint_codec", "none"))
 
     def _count(self, n: int) -> None:
         self.slices += n
@@ -308,7 +471,7 @@ def _stream_batches(component: Component, inputs: dict[str, Any], lazy: dict[str
         first.shape[1:], preferred=component.batch_size,
         device="gpu" if component.device_support == "gpu" else "cpu",
     ))
-    sink = _VolumeSink(ctx.checkpoint, n, ctx.attrs)
+    sink = ctx.sink(n)
     flat: list[np.ndarray] = []
     try:
         for start in range(0, n, per_batch):

@@ -48,12 +48,16 @@ from tomokit.pipeline._results import (
 )
 from tomokit.pipeline._sections import sections
 from tomokit.pipeline._streaming import (
+    STORE_ATTR,
     StreamContext,
+    checkpoint_store,
+    copy_store_value,
     describe_value,
     is_lazy,
     lazy_parts,
     load_checkpoint,
     materialize,
+    stores_dir,
     stream_section,
     stream_step,
 )
@@ -126,10 +130,15 @@ def _stored(attrs: Any) -> Stored:
 
 
 def _checkpoint_hash(path: Path) -> Stored:
+    """The hashes a checkpoint was stamped with; none when the Zarr store it names (a
+    streamed volume) is missing, so that step is computed again."""
     import h5py
 
     try:
         with h5py.File(path, "r") as h5:
+            store = h5.attrs.get(STORE_ATTR)
+            if store is not None and not (path.parent / str(store) / "zarr.json").is_file():
+                return (None, None)
             return _stored(h5.attrs)
     except OSError:
         return (None, None)
@@ -456,7 +465,9 @@ def _write_results(pipeline: LoadedPipeline, tmp: Path, summary: RunSummary,
             if step.id not in wanted or step.id not in sources:
                 continue
             file, node = sources[step.id]
-            if step.id != base:
+            if step.id != base and node == "value" and checkpoint_store(file) is not None:
+                copy_store_value(file, steps_group, step.id)  # streamed: from its Zarr store
+            elif step.id != base:
                 with h5py.File(file, "r") as src:
                     if node not in src:  # a step that returned None
                         continue
@@ -487,4 +498,6 @@ def _write_results(pipeline: LoadedPipeline, tmp: Path, summary: RunSummary,
         h5.attrs["step_hashes"] = json.dumps({k: v[HASH_ATTR] for k, v in stamps.items()})
         h5.attrs["inputs"] = json.dumps(input_fingerprints(pipeline))
         h5.attrs["executor"] = summary.executor
+    # the streamed values are in the results now; their stores go with the checkpoints
+    shutil.rmtree(stores_dir(checkpoint_path(work, "x")), ignore_errors=True)
 
