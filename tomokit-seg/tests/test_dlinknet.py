@@ -149,3 +149,17 @@ def test_segment_and_train_commands(trained, tmp_path: Path):
     assert rc == 0 and model.is_file()
     info = json.loads(model.with_suffix(".json").read_text())
     assert info["component"]["name"] == "dlinknet" and "f1/noise/2" in info["validation"]
+
+
+@pytest.mark.slow
+def test_component_contracts(trained):
+    from tomokit.testing import check_component, check_trainable
+
+    _, path, _ = trained
+    check_component(DLinkNet, model=str(path))
+    rng = np.random.default_rng(0)
+    labels = (rng.random((4, 64, 64)) > 0.5).astype(np.uint8)
+    images = labels + rng.normal(0, 0.2, labels.shape).astype(np.float32)
+    check_trainable(DLinkNet, TrainData.from_arrays(images=images, labels=labels),
+                    train={"crop": 64, "width": 0.125, "blocks": (1, 1, 1, 1),
+                           "distortions": (), "batch_size": 4})
