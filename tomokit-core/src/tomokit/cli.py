@@ -452,10 +452,16 @@ def _progress(quiet: bool) -> Any:
 
 
 # ------------------------------------------------------------------ quick commands
-def _read_image(path: Path) -> np.ndarray:
+def _read_image(path: Path, dataset: str | None = None) -> np.ndarray:
     from tomokit import io
 
-    return io.read_array(path)
+    return io.read_array(path, dataset=dataset)
+
+
+def _is_hdf5(path: Path) -> bool:
+    from tomokit.io._hdf5 import HDF5Format
+
+    return path.name.lower().endswith(HDF5Format.extensions)
 
 
 @app.command()
@@ -470,6 +476,9 @@ def compare(
         typer.Option("--data-range", help="Value range of the images (default: from dtype)."),
     ] = None,
     format: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+    dataset: Annotated[
+        str | None, typer.Option("--dataset", help="Dataset to read in HDF5 files (both).")
+    ] = None,
 ) -> None:
     """Compare two images with full-reference observers and print the values."""
     from tomokit.api import component_class, load
@@ -479,8 +488,13 @@ def compare(
         from tomokit.components import check_data_range
 
         data_range = check_data_range(data_range, name="--data-range")
-    ref = _read_image(reference)
-    dist = _read_image(distorted)
+    ref = _read_image(reference, dataset if _is_hdf5(reference) else None)
+    dist = _read_image(distorted, dataset if _is_hdf5(distorted) else None)
+    if ref.shape != dist.shape:
+        raise InvalidInputError(
+            f"{reference} has shape {ref.shape} but {distorted} has shape {dist.shape}; "
+            "compare images of one shape"
+        )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         data_range = resolve_data_range(data_range, ref, dist, name="--data-range")

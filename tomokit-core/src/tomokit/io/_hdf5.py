@@ -30,8 +30,8 @@ def open_h5(path: Path) -> Any:
     except OSError as exc:
         if "truncated file" in str(exc):
             raise InvalidInputError(
-                f"{path}: the HDF5 file is truncated (shorter than its header says; an "
-                "interrupted copy or download?)"
+                f"{path}: cannot be read as HDF5: truncated or corrupt file (shorter than "
+                "its header says; an interrupted copy or download?)"
             ) from None
         raise InvalidInputError(
             f"{path}: cannot be read as HDF5 (truncated or corrupt file?): {exc}"
@@ -83,8 +83,9 @@ def get_dataset(h5: Any, path: Path, dataset: str | None) -> tuple[Any, str]:
             if not found:
                 listing = ", ".join(available[:12]) or "none"
                 raise InvalidInputError(
-                    f"{path}: holds {len(available)} datasets ({listing}); choose one with "
-                    "'dataset:' (a pipeline input) or dataset= (Python)"
+                    f"{path}: holds {len(available)} datasets ({listing}); name the one to "
+                    "read: 'dataset:' on a pipeline input, --dataset on the command line, "
+                    "dataset= in Python"
                 )
             dataset = found[0]
     norm = "/" + dataset.strip("/")

@@ -47,6 +47,14 @@ class TiffReader(VolumeReader):
             if not tif.series:
                 raise InvalidInputError(f"{path}: cannot be read as TIFF: the file holds no images (corrupt?)")
             series = tif.series[0]
+            shapes = [tuple(s.shape) for s in tif.series]
+            if len(set(shapes)) > 1:
+                raise InvalidInputError(
+                    f"{path}: holds {len(shapes)} image series of different shapes "
+                    f"({', '.join(map(str, shapes[:4]))}{', ...' if len(shapes) > 4 else ''}); "
+                    "a stack needs slices of one shape: split the file, or save each "
+                    "image on its own"
+                )
             page_shape = tuple(series.keyframe.shape)
             natural = tuple(series.shape)
             n = int(np.prod(natural)) // max(int(np.prod(page_shape)), 1)

@@ -60,14 +60,29 @@ def _runs(indices: np.ndarray) -> list[tuple[int, int, int]]:
     return out
 
 
-def _angles_in_radians(raw: np.ndarray, units: Any, default: str) -> np.ndarray:
+def _angles_in_radians(raw: np.ndarray, units: Any, default: str, where: str = "") -> np.ndarray:
     unit = units.decode() if isinstance(units, bytes) else str(units or default)
     unit = unit.strip().lower()
+    if raw.dtype.kind not in "iuf":
+        raise InvalidInputError(f"{where or 'rotation angles'}: holds {raw.dtype} values, "
+                                "expected numbers")
     if unit in ("rad", "radian", "radians"):
         return raw.astype(np.float64)
     if unit in ("deg", "degree", "degrees", "°"):
         return np.deg2rad(raw.astype(np.float64))
-    raise InvalidInputError(f"rotation angles: unknown units {unit!r}; expected degree or rad")
+    raise InvalidInputError(
+        f"{where or 'rotation angles'}: unknown units {unit!r} (the 'units' attribute); "
+        "expected degree or rad"
+    )
+
+
+def _check_real(ds: Any, path: Path, name: str) -> None:
+    """Projections, flats and darks must be real numbers (strings or complex values
+    would fail deep inside the normalisation, or lose their imaginary part)."""
+    kind = ds.dtype.kind
+    if kind not in "buif":
+        what = "complex" if kind == "c" else str(ds.dtype)
+        raise InvalidInputError(f"{path}:{name}: holds {what} values; expected real numbers")
 
 
 def _repair(values: np.ndarray, bad: np.ndarray) -> np.ndarray:
@@ -160,12 +175,32 @@ class TomoScanReader(VolumeReader):
         self._det_shape = tuple(data.shape[1:])
         self._sources = {"data": data}
         self._proj_idx = np.arange(data.shape[0])
+        _check_real(data, path, "/exchange/data")
+        if h5.get("/exchange/data_white") is None:
+            missing = missing_dataset(path, "/exchange/data_white", dataset_paths(h5))
+            raise InvalidInputError(
+                f"{missing}. A DXchange scan needs flat fields to normalise its projections; "
+                "to read the raw projections as a plain volume instead, set "
+                "'dataset: /exchange/data' on the input"
+            )
         white = self._need(h5, path, "/exchange/data_white")
+        _check_real(white, path, "/exchange/data_white")
+        if white.size == 0:
+            raise InvalidInputError(
+                f"{path}:/exchange/data_white: the flat-field stack is empty (shape "
+                f"{white.shape}); normalising by it would give all-zero reconstructions"
+            )
         self._sources["flat"] = white
         self._flat_idx = np.arange(white.shape[0]) if white.ndim == 3 else np.array([0])
         dark = h5.get("/exchange/data_dark")
         self._dark_idx = np.array([], dtype=np.int64)
+        if dark is not None and dark.size == 0:
+            raise InvalidInputError(
+                f"{path}:/exchange/data_dark: the dark-field stack is empty (shape "
+                f"{dark.shape}); remove it (no darks) or fill it"
+            )
         if dark is not None:
+            _check_real(dark, path, "/exchange/data_dark")
             self._sources["dark"] = dark
             self._dark_idx = np.arange(dark.shape[0]) if dark.ndim == 3 else np.array([0])
         for key, name in (("flat", "/exchange/data_white"), ("dark", "/exchange/data_dark")):
@@ -192,7 +227,8 @@ class TomoScanReader(VolumeReader):
                     f"{path}:/exchange/theta: {raw.size} angles for {n} projections in "
                     "/exchange/data; there must be one angle per projection"
                 )
-            self.angles = _angles_in_radians(raw, theta.attrs.get("units"), "degree")
+            self.angles = _angles_in_radians(raw, theta.attrs.get("units"), "degree",
+                                             f"{path}:/exchange/theta")
             self._theta_name = "/exchange/theta"
         self._flat_name, self._dark_name = "/exchange/data_white", "/exchange/data_dark"
 
@@ -248,7 +284,8 @@ class TomoScanReader(VolumeReader):
             raise InvalidInputError(
                 f"{path}:{data_name}: no flat fields (image_key 1); they are needed to normalise"
             )
-        self.angles = _angles_in_radians(raw[self._proj_idx], angle_ds.attrs.get("units"), "degree")
+        self.angles = _angles_in_radians(raw[self._proj_idx], angle_ds.attrs.get("units"),
+                                         "degree", f"{path}:{angle_name}")
         self._theta_name = angle_name
         self._flat_name = self._dark_name = f"{data_name} (image_key 1/2)"
 

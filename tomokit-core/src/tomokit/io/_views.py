@@ -16,8 +16,17 @@ __all__ = ["MappedReader", "ZipReader", "to_float32"]
 def to_float32(block: np.ndarray, *, normalize: bool = False) -> np.ndarray:
     """Integer/bool slices as float32, divided by the dtype's maximum with ``normalize``
     (the pipeline's ``normalize: true``); float slices unchanged."""
+    if np.issubdtype(block.dtype, np.complexfloating):
+        raise InvalidInputError(
+            f"complex ({block.dtype}) data: the imaginary part would be dropped; take the "
+            "real part or the magnitude first"
+        )
     if normalize and np.issubdtype(block.dtype, np.integer):
-        return block.astype(np.float32) / np.float32(np.iinfo(block.dtype).max)
+        info = np.iinfo(block.dtype)  # [min, max] -> [0, 1], signed types included
+        if info.min == 0:
+            return block.astype(np.float32) / np.float32(info.max)
+        return ((block.astype(np.float64) - info.min) / (float(info.max) - info.min)
+                ).astype(np.float32)
     if np.issubdtype(block.dtype, np.integer) or block.dtype == np.bool_:
         return block.astype(np.float32)
     return block

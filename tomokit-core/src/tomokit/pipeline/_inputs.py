@@ -66,7 +66,11 @@ def _is_scan(path: Path) -> bool:
 
     try:
         with h5py.File(path, "r") as h5:
-            return "exchange/data_white" in h5 or _nx_entry(h5) is not None
+            # a raw DXchange scan: projections with flats, darks or angles beside them
+            # (a file with /exchange/data alone is a plain volume, e.g. a reconstruction)
+            dxchange = "exchange/data" in h5 and any(
+                k in h5 for k in ("exchange/data_white", "exchange/data_dark", "exchange/theta"))
+            return dxchange or _nx_entry(h5) is not None
     except OSError:
         return False
 
