@@ -38,7 +38,7 @@ def _pipe(tmp_path: Path, source: str, extra: str = "") -> Path:
 # -- item 7 --------------------------------------------------------------------------
 def test_empty_flat_field_stack_is_an_error(tmp_path: Path) -> None:
     _dxchange(tmp_path / "s.h5", flats=0)
-    with pytest.raises(InvalidInputError, match="data_white.*empty|no flat"):
+    with pytest.raises(InvalidInputError, match=r"data_white.*empty|no flat"):
         io.open_scan(tmp_path / "s.h5")
     with pytest.raises(InvalidInputError, match="data_white"):
         load_pipeline(_pipe(tmp_path, "s.h5"))
