@@ -112,3 +112,24 @@ def test_segment_command_bad_input(files: Path, capsys):
     assert "gives 2 classes" in capsys.readouterr().err
     assert _cli("segment", img, "--segmenter", "otsu", "--param", "nope", "-o", out) == 2
     assert not (files / "o.h5").exists()
+
+
+def test_segmenters_run_in_a_pipeline(tmp_path: Path):
+    import h5py
+
+    from tomokit.cli import main
+
+    (tmp_path / "seg.yaml").write_text(
+        "name: seg\nversion: 1\nseed: 0\nsteps:\n"
+        "  - id: phantom\n    phantom: electrode\n    params: {size: 64, cbd_fraction: 0.0, count: 2}\n"
+        "  - id: otsu\n    segmenter: otsu\n    inputs: {images: phantom.image}\n"
+        "outputs: [phantom, otsu]\n"
+    )
+    assert main(["run", str(tmp_path / "seg.yaml"), "-o", str(tmp_path / "out.h5")]) == 0
+    with h5py.File(tmp_path / "out.h5") as f:
+        assert f["steps/otsu/probabilities"].shape == (2, 64, 64, 2)
+        assert f["steps/otsu/uncertainty"].shape == (2, 64, 64)
+        truth = f["steps/phantom/labels"][()]
+        from tomokit import metrics
+
+        assert metrics.mean_f1(f["steps/otsu/labels"][()], truth) > 0.95
