@@ -89,9 +89,12 @@ class Params(BaseModel):
     """Base of every component's parameters: unknown keys are errors, values validated.
 
     Floats must be finite (``allow_inf_nan=False``): an infinite ``data_range`` or
-    ``sigma`` is never a meaningful setting and silently gives perfect scores."""
+    ``sigma`` is never a meaningful setting and silently gives perfect scores. Defaults
+    are validated too (``validate_default=True``): a default outside its own bounds is an
+    error the first time the component is configured, not a silent out-of-range run."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False,
+                              validate_default=True)
 
 
 class NoParams(Params):

@@ -114,7 +114,10 @@ class Registry:
                         ep.name, ep.value, dist, version, "broken", _short_reason(exc)
                     )
                     continue
-                self._plugins[ep.name] = PluginInfo(ep.name, ep.value, dist, version, "ok")
+                problem = _hook_problem(module)
+                self._plugins[ep.name] = PluginInfo(
+                    ep.name, ep.value, dist, version, "broken" if problem else "ok", problem
+                )
 
     def _collect(self, hook_name: str) -> list[Any]:
         """Call one hook on every plugin separately so one failing plugin is isolated."""
@@ -172,8 +175,10 @@ class Registry:
             if plugin_name in self._plugins:
                 raise PluginError(f"a plugin named {plugin_name!r} is already registered")
             self._pm.register(obj, name=plugin_name)
+            problem = _hook_problem(obj)
             self._plugins[plugin_name] = PluginInfo(
-                plugin_name, getattr(obj, "__name__", repr(obj)), "(in-process)", "", "ok"
+                plugin_name, getattr(obj, "__name__", repr(obj)), "(in-process)", "",
+                "broken" if problem else "ok", problem,
             )
             self._specs = None
             self._formats = None
@@ -293,6 +298,29 @@ class Registry:
                 f"'{base}@{candidates[0].plugin}' or disable the others with --disable-plugin"
             )
         return candidates[0]
+
+
+#: The hooks tomokit calls (the ``tomokit_*`` functions of :mod:`tomokit.hookspecs`).
+HOOK_NAMES = tuple(sorted(n for n in dir(hookspecs) if n.startswith("tomokit_")))
+
+
+def _hook_problem(plugin: Any) -> str:
+    """Why a plugin object is unusable, or ``""``: a ``tomokit_*`` function that is no
+    tomokit hook (a misspelt hook would make the plugin vanish silently, as pluggy's
+    unknown-hook validation reports), or no hook at all."""
+    names = [n for n in dir(plugin) if n.startswith("tomokit_")
+             and callable(getattr(plugin, n, None))]
+    unknown = [n for n in names if n not in HOOK_NAMES]
+    if unknown:
+        parts = []
+        for n in unknown:
+            close = difflib.get_close_matches(n, HOOK_NAMES, n=1, cutoff=0.6)
+            parts.append(f"{n!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        return (f"unknown hook {', '.join(parts)}; tomokit's hooks are "
+                f"{', '.join(HOOK_NAMES)}")
+    if not names:
+        return f"implements none of tomokit's hooks ({', '.join(HOOK_NAMES)})"
+    return ""
 
 
 def _unknown(what: str, name: str, choices: Iterable[str]) -> str:

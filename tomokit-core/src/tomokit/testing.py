@@ -40,6 +40,7 @@ from tomokit.registry import Registry, using_registry
 
 __all__ = [
     "check_component",
+    "check_defaults",
     "check_trainable",
     "isolated_registry",
     "sample_image",
@@ -101,6 +102,24 @@ def _finite_float(arr: Any, what: str, cls: type) -> np.ndarray:
     return arr
 
 
+def check_defaults(cls: type[Component]) -> list[str]:
+    """Every param default of ``cls.Params`` that violates its own type or bounds (for
+    example ``Field(2.0, ge=0, le=1)``), as one message each; empty when all are valid."""
+    from pydantic import ValidationError
+
+    defaults = {name: info.get_default(call_default_factory=True)
+                for name, info in cls.Params.model_fields.items() if not info.is_required()}
+    try:
+        cls.Params.model_validate(defaults)
+    except ValidationError as exc:
+        return [
+            f"default of param {e['loc'][0]!r} ({defaults[e['loc'][0]]!r}) violates its own "
+            f"declaration: {e['msg']}"
+            for e in exc.errors() if e["loc"] and e["loc"][0] in defaults
+        ]
+    return []
+
+
 def check_component(
     cls: type[Component],
     *,
@@ -123,6 +142,8 @@ def check_component(
     """
     assert cls.kind, f"{cls.__name__} has no kind"
     json.dumps(cls.Params.model_json_schema())
+    bad = check_defaults(cls)
+    assert not bad, f"{cls.__name__}.Params: " + "; ".join(bad)
     try:
         cls.Params.model_validate({**params, "__no_such_param__": 1})
     except Exception:

@@ -78,18 +78,40 @@ def find_format(path: PathLike, *, format: str | None = None) -> Format:
             # The longest matching extension wins (".nxs.h5" over ".h5").
             best = max(claims, key=lambda s: max(len(e) for e in s.extensions if name.endswith(e)))
             return _load(best)()
-    for spec in specs:
-        cls = _load(spec)
+    builtin = [s for s in specs if s.target.startswith("tomokit.io.")]
+    for spec in builtin + [s for s in specs if s not in builtin]:  # built-ins first
         try:
+            cls = _load(spec)
             if cls.sniff(p):
                 return cls()
         except OSError:
+            continue
+        except Exception as exc:  # a plugin's bug must not break reading other files
+            if spec in builtin:
+                raise
+            _warn_broken_format(spec, exc)
             continue
     if not p.exists() and not p.suffix:
         raise InvalidInputError(f"{p}: no such file or folder")
     exts = sorted({e for s in specs for e in s.extensions})
     what = "folder holds no readable slices" if p.is_dir() else f"unsupported extension {p.suffix!r}"
     raise InvalidInputError(f"{p}: {what}; supported: {', '.join(exts)} or a folder of .tif files")
+
+
+_WARNED: set[str] = set()
+
+
+def _warn_broken_format(spec: FormatSpec, exc: BaseException) -> None:
+    """Warn once per format that its plugin failed while sniffing a file."""
+    import warnings
+
+    if spec.target in _WARNED:
+        return
+    _WARNED.add(spec.target)
+    warnings.warn(
+        f"format {spec.name!r} of plugin {spec.plugin or '?'!r} failed while sniffing a "
+        f"file and is skipped: {type(exc).__name__}: {exc}", stacklevel=3,
+    )
 
 
 def read_array(path: PathLike, *, dataset: str | None = None, format: str | None = None) -> np.ndarray:
