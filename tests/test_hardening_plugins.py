@@ -162,3 +162,101 @@ def test_compare_survives_an_observer_without_data_range(tmp_path: Path, capsys)
         assert rows["norange"]["value"] > 0 and rows["psnr"]["value"] > 0
     finally:
         reg.unregister("norange")
+
+
+# -- item 21 -------------------------------------------------------------------------
+def _module(name: str, **attrs) -> types.ModuleType:
+    import sys
+
+    mod = types.ModuleType(name)
+    for k, v in attrs.items():
+        setattr(mod, k, v)
+    sys.modules[name] = mod
+    return mod
+
+
+def _lab_registry(*specs: ComponentSpec) -> Registry:
+    @hookimpl
+    def tomokit_components():
+        return list(specs)
+
+    reg = Registry(entry_points=False)
+    reg.register(types.SimpleNamespace(__name__="lab", tomokit_components=tomokit_components),
+                 name="lab")
+    return reg
+
+
+def test_class_name_typo_suggests_the_class() -> None:
+    from tomokit.errors import PluginError
+
+    _module("lab_typo_mod", BadDefault=BadDefault)
+    reg = _lab_registry(ComponentSpec(kind="filter", name="bd", target="lab_typo_mod:BadDefalt"))
+    with pytest.raises(PluginError, match=r"no class 'BadDefalt'.*did you mean 'BadDefault'"):
+        reg.resolve("filter", "bd")
+
+
+def test_duplicate_name_inside_one_plugin_is_the_authors_bug() -> None:
+    from tomokit.errors import PluginError
+
+    reg = _lab_registry(ComponentSpec(kind="filter", name="dup", target="a:A"),
+                        ComponentSpec(kind="filter", name="dup", target="b:B"))
+    with pytest.raises(PluginError) as info:
+        reg.get_spec("filter", "dup")
+    assert "twice" in str(info.value) and "dup@" not in str(info.value)
+
+
+def test_component_of_a_disabled_plugin_is_reported_as_disabled(capsys) -> None:
+    from tomokit.cli import main
+
+    assert main(["--disable-plugin", "iqa", "plugins", "show", "observer", "ssim"]) == 2
+    err = capsys.readouterr().err
+    assert "disabled" in err and "iqa" in err
+    from tomokit.registry import reset_registry
+
+    reset_registry()
+
+
+def test_plugins_list_flags_an_unimportable_target(capsys) -> None:
+    from tomokit.cli import main
+
+    reg = _lab_registry(ComponentSpec(kind="filter", name="ghost", target="no_such_mod_xyz:G"))
+    with using_registry(reg):
+        assert main(["plugins", "list", "--format", "json"]) == 0
+    import json
+
+    row = next(r for r in json.loads(capsys.readouterr().out) if r["name"] == "ghost")
+    assert row["status"].startswith("broken") and "no_such_mod_xyz" in row["status"]
+
+
+def test_plugins_check_imports_validates_and_runs_contracts(capsys) -> None:
+    from tomokit.cli import main
+
+    _module("lab_check_mod", BadDefault=BadDefault)
+    reg = _lab_registry(
+        ComponentSpec(kind="filter", name="bd", target="lab_check_mod:BadDefault"),
+        ComponentSpec(kind="filter", name="ghost", target="no_such_mod_xyz:G"),
+    )
+    with using_registry(reg):
+        assert main(["plugins", "check", "lab", "--format", "json"]) == 1
+    import json
+
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert "strength" in rows["bd"]["status"] and "no_such_mod_xyz" in rows["ghost"]["status"]
+
+
+def test_plugins_check_passes_on_a_good_plugin(capsys) -> None:
+    from tomokit.cli import main
+
+    assert main(["plugins", "check", "phantom"]) == 0
+    assert "shepp_logan" in capsys.readouterr().out
+
+
+def test_plugins_list_is_compact_with_fields(capsys) -> None:
+    from tomokit.cli import main
+
+    assert main(["plugins", "list", "--kind", "phantom"]) == 0
+    out = capsys.readouterr().out
+    assert "distribution" not in out and "summary" in out
+    assert main(["plugins", "list", "--kind", "phantom", "--fields", "name,version"]) == 0
+    out = capsys.readouterr().out
+    assert "version" in out and "summary" not in out

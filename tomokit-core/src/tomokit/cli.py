@@ -89,56 +89,132 @@ def _dump(data: Any, fmt: Format) -> None:
 
 
 # ------------------------------------------------------------------------ plugins
+_LIST_FIELDS = ("name", "kind", "plugin", "distribution", "version", "status", "summary")
+_LIST_DEFAULT = ("name", "kind", "plugin", "status", "summary")
+
+
+def _fields(text: str | None, default: tuple[str, ...], allowed: tuple[str, ...]) -> list[str]:
+    if text is None:
+        return list(default)
+    chosen = [f.strip() for f in text.split(",") if f.strip()]
+    unknown = [f for f in chosen if f not in allowed]
+    if unknown or not chosen:
+        raise InvalidInputError(f"--fields {text!r}: choose from {', '.join(allowed)}")
+    return chosen
+
+
+def _component_rows(specs: list[Any], status: dict[tuple[str, str, str], str]) -> list[dict]:
+    return [
+        {"name": s.name, "kind": s.kind, "plugin": s.plugin, "distribution": s.distribution,
+         "version": s.version, "status": status.get((s.kind, s.name, s.plugin), "ok"),
+         "summary": s.summary}
+        for s in specs
+    ]
+
+
+def _print_rows(rows: list[dict], fields: list[str]) -> None:
+    table = Table(show_lines=False, box=None, pad_edge=False)
+    for col in fields:
+        table.add_column(col, overflow="fold", no_wrap=col in ("name", "kind", "status"),
+                         ratio=3 if col == "summary" else None)
+    for r in rows:
+        style = "red" if str(r["status"]).startswith("broken") else None
+        table.add_row(*(str(r[c]) for c in fields), style=style)
+    out.print(table)
+
+
 @plugins_app.command("list")
 def plugins_list(
     kind: Annotated[str | None, typer.Option(help="Only components of this kind.")] = None,
     format: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+    fields: Annotated[
+        str | None,
+        typer.Option("--fields", help="Comma-separated columns of the table (default "
+                     f"{','.join(_LIST_DEFAULT)}; also {', '.join(_LIST_FIELDS)})."),
+    ] = None,
 ) -> None:
-    """List every installed component, and every plugin that is broken or disabled."""
+    """List every installed component, and every plugin that is broken or disabled.
+
+    A component whose module cannot be found is listed as broken (without importing it:
+    ``tomokit plugins check`` imports and checks every component).
+    """
     from tomokit.components import KINDS
+    from tomokit.registry import target_problem
 
     if kind is not None and kind not in KINDS:
         raise InvalidInputError(f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
+    chosen = _fields(fields, _LIST_DEFAULT, _LIST_FIELDS)
     reg = get_registry()
     specs = reg.specs(kind)
     counts: dict[tuple[str, str], int] = {}
     for s in specs:
         counts[(s.kind, s.name)] = counts.get((s.kind, s.name), 0) + 1
-    rows = [
-        {
-            "name": s.name,
-            "kind": s.kind,
-            "plugin": s.plugin,
-            "distribution": s.distribution,
-            "version": s.version,
-            "status": "conflict" if counts[(s.kind, s.name)] > 1 else "ok",
-            "summary": s.summary,
-        }
-        for s in specs
-    ]
+    status: dict[tuple[str, str, str], str] = {}
+    for s in specs:
+        problem = target_problem(s)
+        if problem:
+            status[(s.kind, s.name, s.plugin)] = f"broken: {problem}"
+        elif counts[(s.kind, s.name)] > 1:
+            status[(s.kind, s.name, s.plugin)] = "conflict"
+    rows = _component_rows(specs, status)
     for p in reg.plugins():
         if p.status != "ok":
-            rows.append(
-                {
-                    "name": "-",
-                    "kind": "-",
-                    "plugin": p.name,
-                    "distribution": p.distribution,
-                    "version": p.version,
-                    "status": f"{p.status}: {p.reason}",
-                    "summary": "",
-                }
-            )
+            rows.append({"name": "-", "kind": "-", "plugin": p.name,
+                         "distribution": p.distribution, "version": p.version,
+                         "status": f"{p.status}: {p.reason}", "summary": ""})
     if format is not Format.table:
         _dump(rows, format)
         return
-    table = Table(show_lines=False)
-    for col in ("name", "kind", "plugin", "distribution", "version", "status", "summary"):
-        table.add_column(col, overflow="fold")
-    for r in rows:
-        style = "red" if r["status"].startswith("broken") else None
-        table.add_row(*(str(r[c]) for c in r), style=style)
-    out.print(table)
+    _print_rows(rows, chosen)
+
+
+@plugins_app.command("check")
+def plugins_check(
+    plugin: Annotated[str | None, typer.Argument(help="Only this plugin's components.")] = None,
+    format: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+) -> None:
+    """Import every component, validate its Params defaults and run the contract checks
+    of ``tomokit.testing.check_component``; exit 1 when any component fails."""
+    from tomokit.testing import check_component, check_defaults
+
+    reg = get_registry()
+    specs = [s for s in reg.specs() if plugin is None or s.plugin == plugin]
+    known = {p.name for p in reg.plugins()} | {s.plugin for s in reg.specs()}
+    if plugin is not None and plugin not in known:
+        from tomokit.registry import _unknown
+
+        raise InvalidInputError(_unknown("plugin", plugin, sorted(known)))
+    rows = []
+    failed = False
+    for s in specs:
+        row = {"name": s.name, "kind": s.kind, "plugin": s.plugin, "status": "ok"}
+        try:
+            cls = reg.resolve(s.kind, f"{s.name}@{s.plugin}")
+            bad = check_defaults(cls)
+            if bad:
+                raise AssertionError("; ".join(bad))
+            required = [n for n, f in cls.Params.model_fields.items() if f.is_required()]
+            if required:
+                row["status"] = f"ok (contract checks skipped: required params {required})"
+            else:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    check_component(cls)
+        except Exception as exc:
+            failed = True
+            row["status"] = f"broken: {type(exc).__name__}: {exc}"
+        rows.append(row)
+    for p in reg.plugins():
+        if p.status == "broken" and (plugin is None or p.name == plugin):
+            failed = True
+            rows.append({"name": "-", "kind": "-", "plugin": p.name,
+                         "status": f"broken: {p.reason}"})
+    if format is not Format.table:
+        _dump(rows, format)
+    else:
+        _print_rows(rows, ["name", "kind", "plugin", "status"])
+    if failed:
+        raise typer.Exit(1)
 
 
 @plugins_app.command("show")

@@ -32,6 +32,7 @@ from tomokit.specs import CommandSpec, ComponentSpec, FormatSpec, ModelSpec
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "target_problem",
     "PluginInfo",
     "Registry",
     "get_registry",
@@ -227,7 +228,18 @@ class Registry:
                 msg += "; broken plugins that may provide it: " + ", ".join(
                     f"{p.name} ({p.reason})" for p in broken
                 )
+            disabled = [p for p in self._plugins.values() if p.status == "disabled"]
+            if disabled:
+                msg += "; disabled plugins that may provide it: " + ", ".join(
+                    f"{p.name} ({p.distribution or p.module})" for p in disabled
+                ) + f" (drop --disable-plugin / {DISABLE_ENV} to enable them)"
             raise PluginError(msg)
+        if len(candidates) > 1 and len({s.plugin for s in candidates}) == 1:
+            raise PluginError(
+                f"plugin {candidates[0].plugin!r} ({candidates[0].distribution}) registers "
+                f"{kind} {base!r} twice (targets {', '.join(s.target for s in candidates)}); "
+                "this is a bug in the plugin: its author must rename one"
+            )
         if len(candidates) > 1:
             who = " and ".join(f"{s.plugin!r} ({s.distribution})" for s in candidates)
             first = candidates[0].plugin
@@ -323,6 +335,23 @@ def _hook_problem(plugin: Any) -> str:
     return ""
 
 
+def target_problem(spec: ComponentSpec) -> str:
+    """Why ``spec.target`` cannot be imported, found without importing it (the module's
+    file is looked up; its package is the plugin's, already imported), or ``""``."""
+    import importlib.util
+
+    module_name, sep, attr = spec.target.partition(":")
+    if not sep or not module_name or not attr:
+        return f"target {spec.target!r} is not 'module:Class'"
+    if spec.plugin.startswith("<class "):  # a class registered directly: no import path
+        return ""
+    try:
+        found = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError) as exc:
+        return f"module {module_name!r} cannot be found: {exc}"
+    return "" if found is not None else f"module {module_name!r} is not installed"
+
+
 def _unknown(what: str, name: str, choices: Iterable[str]) -> str:
     choices = list(choices)
     close = difflib.get_close_matches(name, choices, n=3, cutoff=0.6)
@@ -349,7 +378,17 @@ def _import_target(spec: ComponentSpec) -> type[Component]:
             f"{spec.distribution or 'unknown'}) could not be imported: {exc}{hint}"
         ) from exc
     cls = getattr(module, attr, None)
-    if cls is None or not (inspect.isclass(cls) and issubclass(cls, Component)):
+    if cls is None:
+        classes = [n for n, v in vars(module).items()
+                   if inspect.isclass(v) and issubclass(v, Component)]
+        close = difflib.get_close_matches(attr, classes, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else (
+            f"; component classes there: {', '.join(sorted(classes))}" if classes else "")
+        raise PluginError(
+            f"{spec.kind} {spec.name!r} from plugin {spec.plugin!r}: module {module_name!r} "
+            f"has no class {attr!r}{hint}"
+        )
+    if not (inspect.isclass(cls) and issubclass(cls, Component)):
         raise PluginError(
             f"{spec.kind} {spec.name!r} from plugin {spec.plugin!r}: {spec.target} is not a "
             "tomokit component class"
