@@ -3,6 +3,7 @@ dicts of them), reading them back, and the provenance (package versions) it reco
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
@@ -99,6 +100,8 @@ def write_value(group: Any, name: str, value: Any) -> None:
         sub.attrs["detector_spacing"] = value.detector_spacing
         sub.attrs["center_offset"] = value.center_offset
         sub.attrs["geometry"] = value.geometry
+        if value.extra:  # a dataset, not an attr: the results file rewrites the attrs
+            sub.create_dataset("extra", data=json.dumps(value.extra, default=_plain))
         return
     if isinstance(value, Mapping):
         sub = group.create_group(name)
@@ -148,6 +151,19 @@ def component_distribution(step: ResolvedStep) -> str:
     return ""
 
 
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars and arrays in a Sinogram's ``extra`` as JSON values."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} in Sinogram.extra cannot be saved")
+
+
 def convert_node(node: Any) -> Any:
     """An HDF5 node written by :func:`write_value` back as a value."""
     import h5py
@@ -161,6 +177,8 @@ def convert_node(node: Any) -> Any:
                 angles=node["angles"][()],
                 detector_spacing=float(node.attrs["detector_spacing"]),
                 center_offset=float(node.attrs["center_offset"]),
+                geometry=_text(node.attrs.get("geometry", "parallel")),
+                extra=json.loads(_text(node["extra"][()])) if "extra" in node else {},
             )
         return {k: convert_node(v) for k, v in node.items()}
     value = node[()]
