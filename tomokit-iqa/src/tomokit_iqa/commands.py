@@ -134,6 +134,7 @@ def iqa_dataset(
     from rich.console import Console
 
     from tomokit import InvalidInputError
+    from tomokit.io._guard import RESULTS_SUFFIXES, check_output
     from tomokit_iqa.dataset import (
         DatasetParams,
         generate_dataset,
@@ -141,8 +142,11 @@ def iqa_dataset(
         write_dataset,
     )
 
-    if output.resolve() in {p.resolve() for p in inputs}:
-        raise InvalidInputError(f"output {output} is one of the inputs; choose another path")
+    check_output(output, what="--output", suffixes=RESULTS_SUFFIXES, format_name="an HDF5 "
+                 "dataset", inputs=list(inputs), overwrite=True)  # write_dataset: --overwrite
+    if csv is not None:
+        check_output(csv, what="--csv", suffixes=(".csv",), format_name="CSV",
+                     inputs=[*inputs, output], overwrite=overwrite)
     try:
         level_list = tuple(int(v) for v in _names(levels, "levels"))
     except ValueError:
@@ -242,6 +246,17 @@ def _column(spec: str, default_file: Path) -> np.ndarray:
     return _read_column(default_file, spec)
 
 
+def _is_tomokit_png(path: Path) -> bool:
+    """A plot an earlier iqa-evaluate wrote (its PNG ``Software`` text is tomokit)."""
+    try:
+        from PIL import Image
+
+        with Image.open(path) as im:
+            return str(im.info.get("Software", "")).startswith("tomokit")
+    except Exception:
+        return False
+
+
 def iqa_evaluate(
     table: Annotated[
         Path, typer.Argument(help="Dataset or results file (HDF5) or a CSV with the columns.")
@@ -270,6 +285,9 @@ def iqa_evaluate(
     png: Annotated[
         Path | None, typer.Option("--png", help="Scatter plot, one panel per group.")
     ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace --json/--png files tomokit did not write.")
+    ] = False,
 ) -> None:
     """PLCC, SROCC, KRCC and RMSE of scores against labels, overall and per group."""
     import numpy as np
@@ -277,8 +295,18 @@ def iqa_evaluate(
     from rich.table import Table
 
     from tomokit import InvalidInputError
-    from tomokit_iqa.evaluation import evaluate, plot_evaluation, write_report
+    from tomokit.io._guard import JSON_SUFFIXES, check_output, is_tomokit_json
+    from tomokit_iqa.evaluation import evaluate, plot_evaluation, select_rows, write_report
 
+    sources = [table] + [Path(c.rpartition(":")[0]) for c in (scores, labels, groups)
+                         if ":" in c and c.rpartition(":")[0]]
+    if json_out is not None:
+        check_output(json_out, what="--json", suffixes=JSON_SUFFIXES, format_name="JSON",
+                     inputs=sources, overwrite=overwrite, replaceable=is_tomokit_json)
+    if png is not None:
+        check_output(png, what="--png", suffixes=(".png",), format_name="a PNG plot",
+                     inputs=[*sources, *([json_out] if json_out else [])],
+                     overwrite=overwrite, replaceable=_is_tomokit_png)
     s = np.asarray(_column(scores, table), dtype=np.float64)
     y = np.asarray(_column(labels, table), dtype=np.float64)
     g = _column(groups, table) if groups else None
@@ -288,11 +316,7 @@ def iqa_evaluate(
             + ("" if g is None else f" and --groups ({g.size})")
             + " differ in length"
         )
-    keep = np.isfinite(s) & np.isfinite(y)
-    if g is not None and not keep_reference:
-        keep &= np.asarray(g).astype(str) != "reference"
-    s, y = s[keep], y[keep]
-    g = None if g is None else g[keep]
+    s, y, g = select_rows(s, y, g, keep_reference=keep_reference)
     report = evaluate(s, y, groups=g, fit=fit.value)
     report["scores"], report["labels"], report["source"] = scores, labels, str(table)
     out = Console()

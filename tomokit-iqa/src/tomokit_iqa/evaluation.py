@@ -22,7 +22,11 @@ from pydantic import Field
 
 from tomokit import InvalidInputError, Params, Task
 
-__all__ = ["Evaluate", "evaluate", "plot_evaluation", "write_report"]
+__all__ = ["REPORT_FORMAT", "Evaluate", "evaluate", "plot_evaluation", "select_rows",
+           "write_report"]
+
+#: ``format`` of the JSON report (so a later run may replace it without --overwrite).
+REPORT_FORMAT = "tomokit-iqa-evaluation/1"
 
 Fit = Literal["none", "logistic4", "logistic5"]
 Metric = Literal["plcc", "srocc", "krcc", "rmse"]
@@ -130,8 +134,25 @@ def _json_ready(value: Any) -> Any:
     return value
 
 
+def select_rows(
+    scores: np.ndarray, labels: np.ndarray, groups: np.ndarray | None, *,
+    drop_nonfinite: bool = True, keep_reference: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The rows an evaluation uses, the same for the command and the task: finite
+    scores and labels (with ``drop_nonfinite``), and without the undistorted reference
+    rows (group ``reference``, level 0) unless ``keep_reference``."""
+    keep = np.ones(scores.shape, dtype=bool)
+    if drop_nonfinite:
+        keep &= np.isfinite(scores) & np.isfinite(labels)
+    if groups is not None and not keep_reference:
+        keep &= np.asarray(groups).astype(str) != "reference"
+    return scores[keep], labels[keep], None if groups is None else np.asarray(groups)[keep]
+
+
 def write_report(report: Mapping[str, Any], path: str | Path) -> Path:
-    """Write ``report`` as JSON (NaN becomes ``null``), atomically."""
+    """Write ``report`` as JSON (NaN becomes ``null``), atomically; check the path with
+    :func:`tomokit.io._guard.check_output` first."""
+    report = {"format": REPORT_FORMAT, **report}
     p = Path(path)
     tmp = p.with_name(f".{p.name}.partial-{os.getpid()}")
     try:
@@ -194,7 +215,7 @@ def plot_evaluation(
     p = Path(path)
     tmp = p.with_name(f".{p.name}.partial-{os.getpid()}.png")
     try:
-        fig.savefig(tmp, dpi=100)
+        fig.savefig(tmp, dpi=100, format="png", metadata={"Software": "tomokit"})
         os.replace(tmp, p)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -226,6 +247,10 @@ class Evaluate(Task):
             METRICS, min_length=1, description="Figures to output (all are in the report)."
         )
         include_report: bool = Field(False, description="Also output the report as JSON text.")
+        keep_reference: bool = Field(
+            False, description="Keep the undistorted reference rows (group 'reference'); "
+            "dropped by default, as by the iqa-evaluate command."
+        )
 
     def run(self, inputs: Mapping[str, Any], *, rng: np.random.Generator) -> dict[str, Any]:
         for key in ("scores", "labels"):
@@ -240,10 +265,8 @@ class Evaluate(Task):
                 f"scores ({scores.size} values) and labels ({labels.size}) differ in length"
             )
         g = None if groups is None else _group_names(groups, scores.size)
-        if p.drop_nonfinite:
-            keep = np.isfinite(scores) & np.isfinite(labels)
-            scores, labels = scores[keep], labels[keep]
-            g = None if g is None else g[keep]
+        scores, labels, g = select_rows(scores, labels, g, drop_nonfinite=p.drop_nonfinite,
+                                        keep_reference=p.keep_reference)
         report = evaluate(scores, labels, groups=g, fit=p.fit)
         out: dict[str, Any] = {m: report["overall"][m] for m in p.metrics}
         out["n"] = report["overall"]["n"]
