@@ -173,3 +173,31 @@ def test_failed_run_keeps_zarr_checkpoints_for_resume_and_a_lost_store_is_recomp
     for key in ("noisy", "blurred", "error"):
         assert np.array_equal(a[key], b[key]), key
     assert not stores.exists() and not work.exists()
+
+
+def test_direct_chunk_files_are_plain_zarr(tmp_path: Path) -> None:
+    """Slices written and read as plain chunk files agree with zarr itself both ways;
+    a chunk never written reads as the fill value, a truncated one is an error."""
+    import zarr
+
+    vol = np.random.default_rng(4).random((6, 5, 4)).astype(">f8")  # big-endian input
+    with create_volume(tmp_path / "d.zarr", vol.shape, np.float64) as w:
+        assert w.region()._handles()[1] is not None  # the direct path is taken
+        w.write(0, vol[:4])  # slices 4 and 5 never written
+    assert np.array_equal(zarr.open_array(str(tmp_path / "d.zarr"), mode="r")[:4], vol[:4])
+    with open_volume(tmp_path / "d.zarr") as r:
+        got = r.read()
+    assert got.dtype == np.float64 and np.array_equal(got[:4], vol[:4])
+    assert not got[4:].any()
+    z = zarr.open_array(str(tmp_path / "d.zarr"), mode="r+")
+    z[5] = vol[5]  # written by zarr, read as a plain file
+    with open_volume(tmp_path / "d.zarr") as r:
+        assert np.array_equal(r.read(5), vol[5])
+    chunk = tmp_path / "d.zarr" / "c" / "2" / "0" / "0"
+    chunk.write_bytes(chunk.read_bytes()[:10])
+    with open_volume(tmp_path / "d.zarr") as r, pytest.raises(InvalidInputError, match="truncated"):
+        r.read(2)
+    with create_volume(tmp_path / "c.zarr", vol.shape, np.float64, codec="blosc-lz4") as w:
+        assert w.region()._handles()[1] is None  # compressed: through zarr
+        w.write(0, vol)
+    assert np.array_equal(read_array(tmp_path / "c.zarr"), vol)

@@ -30,6 +30,10 @@ class DirectSink(abc.ABC):
     a picklable region writer, or ``None`` to keep results travelling to ``__call__``),
     the rest are written by the tasks that computed them."""
 
+    #: Whether :meth:`open` will return a region writer (results then exist once, in
+    #: the task that computed them: blocks are sized for that).
+    direct: bool = True
+
     @abc.abstractmethod
     def open(self, start: int, results: list[Any]) -> RegionWriter | None:
         """Store ``results`` (slices from ``start``) and return the workers' writer."""
@@ -173,10 +177,12 @@ class Executor(abc.ABC):
 
     __call__ = map
 
-    def block_slices(self, reader: VolumeReader, *, out_nbytes: int | None = None) -> int:
-        """Slices per block for ``reader`` under this executor's memory budget."""
+    def block_slices(self, reader: VolumeReader, *, out_nbytes: int | None = None,
+                     direct: bool = False) -> int:
+        """Slices per block for ``reader`` under this executor's memory budget; with
+        ``direct`` (tasks store their own results) results exist once, wherever they run."""
         return self.config.slices_per_block(reader.slice_nbytes, out_nbytes,
-                                            out_copies=self.result_copies)
+                                            out_copies=1 if direct else self.result_copies)
 
     def map_blocks(
         self,
@@ -206,9 +212,6 @@ class Executor(abc.ABC):
         stop = len(reader) if stop is None else min(stop, len(reader))
         if not 0 <= start <= stop:
             raise InvalidInputError(f"map_blocks: bad slice range {start}:{stop}")
-        per_block = block_slices or self.block_slices(reader)
-        if per_block < 1:
-            raise InvalidInputError(f"block_slices must be >= 1, got {per_block}")
         region: RegionWriter | None = None
         if isinstance(sink, VolumeWriter):
             writer = sink
@@ -220,6 +223,10 @@ class Executor(abc.ABC):
             sink_fn: BlockSink | None = write
         else:
             sink_fn = sink
+        direct = region is not None or (isinstance(sink, DirectSink) and sink.direct)
+        per_block = block_slices or self.block_slices(reader, direct=direct)
+        if per_block < 1:
+            raise InvalidInputError(f"block_slices must be >= 1, got {per_block}")
         first_slice = start  # where the blocks start (the same cuts with or without a probe)
         carried = 0  # slices done before the first block, counted with it
         if isinstance(sink, DirectSink) and start < stop:
