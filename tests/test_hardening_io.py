@@ -144,3 +144,15 @@ def test_messages_name_options_the_cli_has(tmp_path: Path, capsys) -> None:
     assert "--dataset on the command line" in capsys.readouterr().err
     assert main(["compare", str(tmp_path / "two.h5"), str(tmp_path / "x.npy"),
                  "--data-range", "1", "--observer", "psnr", "--dataset", "/a"]) == 0
+
+
+def test_colour_compare_message_names_a_real_option(tmp_path: Path, capsys) -> None:
+    import imageio.v3 as iio
+
+    rng = np.random.default_rng(0)
+    for name in ("a.png", "b.png"):
+        iio.imwrite(tmp_path / name, (rng.random((48, 48, 3)) * 255).astype(np.uint8))
+    args = ["compare", str(tmp_path / "a.png"), str(tmp_path / "b.png"), "--observer", "ssim"]
+    assert main(args) == 2
+    assert "--param color=true" in capsys.readouterr().err
+    assert main([*args, "--param", "color=true", "--format", "json"]) == 0

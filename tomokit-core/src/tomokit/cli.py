@@ -555,6 +555,11 @@ def compare(
     dataset: Annotated[
         str | None, typer.Option("--dataset", help="Dataset to read in HDF5 files (both).")
     ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", help="Observer param KEY=VALUE (repeatable), e.g. color=true; "
+                     "given to the observers that have it."),
+    ] = None,
 ) -> None:
     """Compare two images with full-reference observers and print the values."""
     from tomokit.api import component_class, load
@@ -576,6 +581,7 @@ def compare(
         data_range = resolve_data_range(data_range, ref, dist, name="--data-range")
     for w in caught:
         err.print(f"warning: {w.message}", style="yellow", markup=False)
+    extra = _parse_assignments(param, "--param")
     names = (
         [s.name for s in get_registry().specs("observer")] if observer == "all" else [observer]
     )
@@ -585,8 +591,9 @@ def compare(
         try:
             cls = component_class("observer", name)
             row["higher_is_better"] = bool(getattr(cls, "higher_is_better", True))
-            takes_range = "data_range" in cls.Params.model_fields
-            obs = load("observer", name, **({"data_range": data_range} if takes_range else {}))
+            fields = cls.Params.model_fields
+            given = {"data_range": data_range, **extra}
+            obs = load("observer", name, **{k: v for k, v in given.items() if k in fields})
             assert isinstance(obs, Observer)
             value = float(obs.compare(ref, dist))
             row["value"] = value if np.isfinite(value) else None

@@ -264,7 +264,9 @@ class FRObserver(Observer):
                 hint = ""
                 if rgb_like:
                     hint = (
-                        "; it looks like an RGB image: pass color=True"
+                        "; it looks like an RGB image: set the param color to true (a "
+                        "pipeline step's 'color: true', tomokit compare --param color=true, "
+                        "color=True in Python)"
                         if "color" in type(self.params).model_fields
                         else "; it looks like an RGB image: convert it to grey "
                         "(Y = 0.299 R + 0.587 G + 0.114 B)"
