@@ -260,3 +260,12 @@ def test_plugins_list_is_compact_with_fields(capsys) -> None:
     assert main(["plugins", "list", "--kind", "phantom", "--fields", "name,version"]) == 0
     out = capsys.readouterr().out
     assert "version" in out and "summary" not in out
+
+
+# -- item 23 -------------------------------------------------------------------------
+def test_core_alone_names_the_package_to_install() -> None:
+    from tomokit.errors import PluginError
+
+    reg = Registry(entry_points=False)
+    with pytest.raises(PluginError, match="pip install tomokit-iqa"):
+        reg.get_spec("observer", "ssim")

@@ -223,6 +223,9 @@ class Registry:
         if not candidates:
             names = sorted({s.name for s in self.specs(kind)})
             msg = _unknown(f"{kind}", name, names)
+            if not names and kind in KIND_PACKAGES:
+                msg += (f" ({kind}s come from {KIND_PACKAGES[kind]}: pip install "
+                        f"{KIND_PACKAGES[kind].split(',')[0].split(' ')[0]})")
             broken = [p for p in self._plugins.values() if p.status == "broken"]
             if broken:
                 msg += "; broken plugins that may provide it: " + ", ".join(
@@ -311,6 +314,14 @@ class Registry:
             )
         return candidates[0]
 
+
+#: Which packages provide each kind (tomokit-core alone provides none).
+KIND_PACKAGES = {
+    "distortion": "tomokit-iqa", "observer": "tomokit-iqa", "scorer": "tomokit-iqa",
+    "projector": "tomokit-recon", "reconstructor": "tomokit-recon",
+    "filter": "tomokit-recon", "phantom": "tomokit-phantom", "segmenter": "tomokit-seg",
+    "super_resolver": "tomokit-sr", "task": "tomokit-iqa, tomokit-recon, tomokit-phantom",
+}
 
 #: The hooks tomokit calls (the ``tomokit_*`` functions of :mod:`tomokit.hookspecs`).
 HOOK_NAMES = tuple(sorted(n for n in dir(hookspecs) if n.startswith("tomokit_")))
