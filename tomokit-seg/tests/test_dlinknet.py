@@ -86,6 +86,7 @@ def test_save_load_identical_and_pickle(trained, held_out):
     images, _ = held_out
     sidecar = json.loads(path.with_suffix(".json").read_text())
     assert "f1/noise/3" in sidecar["validation"]
+    assert path.stat().st_size < 4.5e6  # 0.9 M float32 weights, no optimizer state
     loaded = tomokit.load("segmenter", "dlinknet", model=str(path))
     a = net.probabilities(images)[0]
     b = loaded.probabilities(images)[0]
