@@ -211,17 +211,6 @@ class DLinkNet(KerasComponent, Segmenter):
             raise InvalidInputError(f"model gave {probs.shape[-1]} channels for {n} phases")
         return probs
 
-    def save(self, path: Any) -> Any:
-        """Write the model without the optimizer's state: a model file is for inference
-        (training resumes from its checkpoints), and Adam's two moments would triple the
-        file (the shipped model must stay under 30 MB)."""
-        net = self.network
-        if getattr(net, "compiled", False) or getattr(net, "optimizer", None) is not None:
-            lean = type(net).from_config(net.get_config())  # uncompiled: no optimizer
-            lean.set_weights(net.get_weights())
-            self.__dict__["_network"] = lean  # the same weights, so the same predictions
-        return super().save(path)
-
     # ----------------------------------------------------------------- training
     def _classes(self, train: DLinkNetTrainParams, data: TrainData) -> int:
         if train.classes is not None:

@@ -239,6 +239,20 @@ def load_model(
         ) from None
 
 
+def _inference_copy(network: Any) -> Any:
+    """The network without its optimizer's state: a model file is for inference (training
+    resumes from its own checkpoints), and Adam's two moments would triple the file.
+    Falls back to the network itself when it cannot be rebuilt from its config."""
+    if not (getattr(network, "compiled", False) or getattr(network, "optimizer", None)):
+        return network
+    try:
+        lean = type(network).from_config(network.get_config())
+        lean.set_weights(network.get_weights())
+    except Exception:  # a subclassed model without from_config: keep its optimizer
+        return network
+    return lean
+
+
 def save_model(
     network: Any,
     path: str | os.PathLike[str],
@@ -273,7 +287,7 @@ def save_model(
     side = sidecar_path(out)
     tmp_side = side.with_name(f".{side.stem}.partial-{tag}.json")
     try:
-        network.save(tmp)
+        _inference_copy(network).save(tmp)
         import keras
 
         info: dict[str, Any] = {
