@@ -4,7 +4,6 @@ sinograms otherwise; and resolving ``step.key`` references."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +14,10 @@ from tomokit.components import (
     color_error,
     is_color_image,
 )
-from tomokit.errors import InvalidInputError, RunError
+from tomokit.errors import InvalidInputError
 from tomokit.pipeline.load import LoadedPipeline
 
-__all__ = ["UNIFORM_ANGLES", "lookup", "open_input", "probe_input"]
+__all__ = ["UNIFORM_ANGLES", "open_input", "probe_input"]
 
 #: The ``angles:`` values that are not dataset paths.
 UNIFORM_ANGLES = ("uniform-180", "uniform-360")
@@ -97,24 +96,6 @@ def open_input(pipeline: LoadedPipeline, name: str) -> Any:
             )
         reader.close()
     return _read_input(pipeline, name)
-
-
-def lookup(ref: str, values: Mapping[str, Any]) -> Any:
-    base, _, key = ref.partition(".")
-    value = values[base]
-    if isinstance(value, Mapping):
-        if not key:
-            if "image" in value:
-                return value["image"]
-            raise RunError(
-                f"{base!r} has several outputs ({', '.join(value)}); refer to one as '{base}.KEY'"
-            )
-        if key not in value:
-            raise RunError(f"{base!r} has no output {key!r}; it has {', '.join(value)}")
-        return value[key]
-    if key:
-        raise RunError(f"{base!r} has a single output; refer to it as {base!r}, not {ref!r}")
-    return value
 
 
 def _is_hdf5_name(path: Path) -> bool:

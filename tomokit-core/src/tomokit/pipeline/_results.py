@@ -177,7 +177,8 @@ def convert_node(node: Any) -> Any:
                 angles=node["angles"][()],
                 detector_spacing=float(node.attrs["detector_spacing"]),
                 center_offset=float(node.attrs["center_offset"]),
-                geometry=_text(node.attrs.get("geometry", "parallel")),
+                geometry="fanflat" if _text(node.attrs.get("geometry", "")) == "fanflat"
+                else "parallel",
                 extra=json.loads(_text(node["extra"][()])) if "extra" in node else {},
             )
         return {k: convert_node(v) for k, v in node.items()}
