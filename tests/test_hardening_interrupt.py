@@ -97,7 +97,7 @@ steps:
     inputs: [ph]
   - id: rec
     reconstructor: sirt
-    params: {iterations: 1000000}
+    params: {iterations: 100000}
     inputs: [sino]
 """
 
@@ -112,7 +112,7 @@ def test_sigint_during_run_exits_130_and_keeps_checkpoints(tmp_path: Path) -> No
     )
     work = tmp_path / ".r.h5.partial.d"
     deadline = time.monotonic() + 40
-    while time.monotonic() < deadline and not any(work.glob("**/sino*")):
+    while time.monotonic() < deadline and proc.poll() is None and not any(work.glob("**/sino*")):
         time.sleep(0.1)
     time.sleep(1.0)  # inside the SIRT loop now
     os.kill(proc.pid, signal.SIGINT)
