@@ -282,6 +282,10 @@ def main() -> None:
               f"{extra / MiB:9.0f}M  {ok}")
     scaling = results[1]["rate"] / results[0]["rate"]
     print(f"\nscaling local 1 -> 2 workers: {scaling:.2f}x (target >= 1.7x on 2 free cores)")
+    eff = [r["rate"] / max(r["cores"], 1e-9) for r in results]
+    print("slices per CPU second: " + ", ".join(f"{e:.1f}" for e in eff)
+          + f"; had each run got the cores it asked for (1, 2, 2), local 1 -> 2 would be "
+          f"{2 * eff[1] / eff[0]:.2f}x (an upper bound: waiting on a lock costs no CPU)")
     if len(results) > 2:
         print(f"dask 2 processes vs local 1 worker: {results[2]['rate'] / results[0]['rate']:.2f}x")
     print(f"outputs bit-identical across executors: {'yes' if len(set(digests)) == 1 else 'NO'}"

@@ -201,3 +201,20 @@ def test_direct_chunk_files_are_plain_zarr(tmp_path: Path) -> None:
         assert w.region()._handles()[1] is None  # compressed: through zarr
         w.write(0, vol)
     assert np.array_equal(read_array(tmp_path / "c.zarr"), vol)
+
+
+def test_a_fresh_run_removes_the_stores_of_an_earlier_failed_one(workdir: Path) -> None:
+    def stop_at(step: str) -> Any:
+        def progress(step_id: str, total: int) -> Any:
+            if step_id == step:
+                raise RuntimeError("stopped")
+            return lambda n: None
+        return progress
+
+    stores = workdir / ".out.h5.partial.d-zarr"
+    with pytest.raises(RuntimeError):
+        _run(workdir, _text(), progress=stop_at("error"))
+    assert sorted(os.listdir(stores)) == ["blurred.zarr", "noisy.zarr"]
+    with pytest.raises(RuntimeError):  # not --resume: the old checkpoints are dropped
+        _run(workdir, _text(), progress=stop_at("noisy"))
+    assert not stores.exists() or os.listdir(stores) == []

@@ -253,6 +253,7 @@ def run_pipeline(
                     sources[step.id] = (ckpt, "value")
     elif work.exists():
         shutil.rmtree(work)
+        shutil.rmtree(stores_dir(checkpoint_path(work, "x")), ignore_errors=True)  # their data
     needed = _needed(pipeline, set(sources))
     fused = sections(pipeline, wanted) if fuse else {}
     in_section = {s.id for chain in fused.values() for s in chain[1:]}
