@@ -34,7 +34,7 @@ from scipy.ndimage import correlate1d
 from scipy.special import gamma as gamma_fn
 
 from tomokit import InvalidInputError, Params, Scorer, Task
-from tomokit.components import SliceMapper, check_image
+from tomokit.components import SliceMapper, check_image, resolve_data_range
 from tomokit_iqa.imresize import imresize
 from tomokit_iqa.svr import RBFSVR
 
@@ -248,17 +248,8 @@ class _BRISQUEScorer(Scorer):
         assert isinstance(p, BRISQUEParams)
         raw = np.asarray(images)
         arr = check_image(raw, name="images")
-        dr = p.data_range
-        if dr is None:
-            if np.issubdtype(raw.dtype, np.integer):
-                dr = float(np.iinfo(raw.dtype).max)
-            elif raw.dtype == np.bool_:
-                dr = 1.0
-            else:
-                raise InvalidInputError(
-                    f"data_range: float images ({raw.dtype}) need an explicit data_range "
-                    "(1.0 for [0, 1] data, 255 for 8-bit values)"
-                )
+        dr = 1.0 if raw.dtype == np.bool_ and p.data_range is None else resolve_data_range(
+            p.data_range, raw, who='brisque')  # the core's one policy
         lo, hi = float(arr.min()), float(arr.max())
         slack = p.range_tolerance * dr
         if lo < -slack or hi > dr + slack:

@@ -35,7 +35,7 @@ import numpy as np
 from pydantic import Field
 
 from tomokit import InvalidInputError, Scorer
-from tomokit.components import SliceMapper, check_image
+from tomokit.components import SliceMapper, check_image, resolve_data_range
 from tomokit.learn import KerasComponent, LearnedParams, TrainData, TrainReport
 from tomokit.learn import TrainParams as BaseTrainParams
 
@@ -452,17 +452,8 @@ class _TIQABase(KerasComponent, Scorer):
         stack = arr[None] if arr.ndim == 2 else arr
         if stack.ndim != 3:
             raise InvalidInputError(f"images: expected (H, W) or (N, H, W), got {raw.shape}")
-        dr = p.data_range
-        if dr is None:
-            if np.issubdtype(raw.dtype, np.integer):
-                dr = float(np.iinfo(raw.dtype).max)
-            elif raw.dtype == np.bool_:
-                dr = 1.0
-            else:
-                raise InvalidInputError(
-                    f"data_range: float images ({raw.dtype}) need an explicit data_range "
-                    "(1.0 for [0, 1] data, 255 for 8-bit values)"
-                )
+        dr = 1.0 if raw.dtype == np.bool_ and p.data_range is None else resolve_data_range(
+            p.data_range, raw, who='tiqa')  # the core's one policy
         lo, hi = float(stack.min()), float(stack.max())
         if lo < -1e-6 * dr or hi > dr * (1 + 1e-6):
             raise InvalidInputError(
