@@ -389,21 +389,9 @@ class _TIQABase(KerasComponent, Scorer):
         on the same network (checkpoints in ``checkpoint_dir/rank`` and ``/regress``)."""
         from pathlib import Path
 
-        from pydantic import ValidationError
 
         cls = type(self)
-        if train is None:
-            recipe = cls.TrainParams()
-        elif isinstance(train, BaseTrainParams):
-            recipe = train
-        else:
-            try:
-                recipe = cls.TrainParams.model_validate(dict(train))
-            except ValidationError as exc:
-                from tomokit.api import format_validation_error
-
-                raise InvalidInputError(
-                    f"train params: {format_validation_error(exc, 'train')}") from None
+        recipe = cls.recipe(train)
         t = self._recipe(recipe)
         td = data if isinstance(data, TrainData) else TrainData.from_hdf5(data)
         if t.stage != "both":

@@ -110,24 +110,12 @@ class KerasComponent(Trainable):
         same recipe and data resumes from the last one. Afterwards :meth:`predict` uses
         the trained network and :meth:`save` writes it.
         """
-        from pydantic import ValidationError
 
         from tomokit.learn._data import TrainData
         from tomokit.learn._training import ProgressCallback, run_training
 
         cls = type(self)
-        if train is None:
-            recipe = cls.TrainParams()
-        elif isinstance(train, _Recipe):
-            recipe = train
-        else:
-            try:
-                recipe = cls.TrainParams.model_validate(dict(train))
-            except ValidationError as exc:
-                from tomokit.api import format_validation_error
-
-                raise InvalidInputError(
-                    f"train params: {format_validation_error(exc, 'train')}") from None
+        recipe = cls.recipe(train)
         td = data if isinstance(data, TrainData) else TrainData.from_hdf5(data)
         vd = None
         if validation is not None:
@@ -183,6 +171,24 @@ class KerasComponent(Trainable):
         obj = cls(params)  # type: ignore[call-arg]  # Component.__init__ via the mixin
         obj.__dict__["_info"] = info
         return obj
+
+    @classmethod
+    def recipe(cls, train: Any = None) -> _Recipe:
+        """``train`` (None, a recipe, or a mapping) as this component's validated
+        ``TrainParams``; one clear error naming the bad field."""
+        from pydantic import ValidationError
+
+        if train is None:
+            return cls.TrainParams()
+        if isinstance(train, _Recipe):
+            return train
+        try:
+            return cls.TrainParams.model_validate(dict(train))
+        except ValidationError as exc:
+            from tomokit.api import format_validation_error
+
+            raise InvalidInputError(
+                f"train params: {format_validation_error(exc, 'train')}") from None
 
     @classmethod
     def referenced_files(cls, params: Any, base_dir: Path) -> list[Path]:
