@@ -23,7 +23,9 @@ def tomokit_components() -> list[ComponentSpec]:
 def tomokit_commands() -> list[CommandSpec]:
     """Built-in commands that are not part of the core CLI module."""
     return [CommandSpec("report", "tomokit.report:report_command",
-                        "Write a self-contained HTML report of a results file")]
+                        "Write a self-contained HTML report of a results file"),
+            CommandSpec("choose", "tomokit.choose:choose_command",
+                        "Choose the pre-processing of a volume by a quality score")]
 
 
 @hookimpl
