@@ -218,3 +218,71 @@ def test_a_fresh_run_removes_the_stores_of_an_earlier_failed_one(workdir: Path) 
     with pytest.raises(RuntimeError):  # not --resume: the old checkpoints are dropped
         _run(workdir, _text(), progress=stop_at("noisy"))
     assert not stores.exists() or os.listdir(stores) == []
+
+
+def test_contiguous_hdf5_regions_are_written_by_the_tasks_and_read_by_h5py(
+        tmp_path: Path) -> None:
+    """Worker-written HDF5: slices land by file offset (any order, any dtype kind that
+    HDF5 stores as raw bytes), h5py reads them back; a block that does not fit is an
+    error; the file is allocated, not filled (sparse until written)."""
+    import pickle
+
+    from tomokit.io._contiguous import create_contiguous
+
+    vol = np.random.default_rng(1).random((7, 5, 3)).astype(">f4")  # big-endian input
+    mask = vol > 0.5
+    regions = create_contiguous(tmp_path / "c.h5", {"value/a": (vol.shape, vol.dtype),
+                                                     "value/m": (mask.shape, bool)},
+                                {"hash": "x"})
+    a = pickle.loads(pickle.dumps(regions["value/a"]))  # as a worker process gets it
+    a.write(4, vol[4:])
+    a.write(0, vol[:4])
+    regions["value/m"].write(0, mask)
+    with h5py.File(tmp_path / "c.h5") as f:
+        assert f.attrs["hash"] == "x" and f["value/a"].dtype == np.float32
+        assert np.array_equal(f["value/a"][:], vol) and np.array_equal(f["value/m"][:], mask)
+    with pytest.raises(InvalidInputError, match="does not fit"):
+        a.write(6, vol[:2])
+
+
+OUTPUTS_ONLY = PIPELINE.replace("steps:", "outputs: [blurred, error]\nsteps:")
+
+
+def test_auto_checkpoints_outputs_in_hdf5_written_by_tasks_and_renamed_into_the_results(
+        workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``auto``: the intermediate volume goes to Zarr, the wanted one to a contiguous HDF5
+    file that the tasks write and the results file takes by rename (no copy)."""
+    from tomokit.io import _contiguous
+    from tomokit.pipeline import _streaming
+
+    # big enough (>= 1 MiB) for the results file to be the renamed checkpoint
+    vol = np.random.default_rng(0).random((10, 128, 256)).astype(np.float32)
+    write_array(workdir / "vol.h5", vol, dataset="/exchange/data", overwrite=True)
+    ref = read_results(_run_fresh(workdir, "zarr"))
+    written: list[int] = []
+    original = _contiguous.ContiguousRegion.write
+    monkeypatch.setattr(_contiguous.ContiguousRegion, "write",
+                        lambda self, s, d: (written.append(len(d)), original(self, s, d))[1])
+    copied: list[str] = []
+    monkeypatch.setattr(_streaming, "copy_store_value",
+                        lambda *a, **k: copied.append(a[2]))
+    text = OUTPUTS_ONLY.replace("FORMAT", "auto").replace("BLOCK", "3")
+    stores: list[str] = []
+    real_commit = _streaming._VolumeSink.commit
+
+    def commit(self: Any) -> None:
+        stores.append(f"{self.path.stem}:{self.fmt}")
+        real_commit(self)
+
+    monkeypatch.setattr(_streaming._VolumeSink, "commit", commit)
+    _run(workdir, text, "auto.h5")
+    assert stores == ["noisy:zarr", "blurred:hdf5"]
+    assert sum(written) == 10 and copied == []
+    got = read_results(workdir / "auto.h5")
+    assert np.array_equal(got["blurred"], ref["blurred"])
+    assert np.array_equal(got["error"], ref["error"])
+
+
+def _run_fresh(workdir: Path, fmt: str) -> Path:
+    _run(workdir, OUTPUTS_ONLY.replace("FORMAT", fmt).replace("BLOCK", "3"), f"{fmt}.h5")
+    return workdir / f"{fmt}.h5"

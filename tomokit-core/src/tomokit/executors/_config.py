@@ -7,7 +7,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ByteSize, ConfigDict, Field, model_validator
 
-__all__ = ["ExecutorConfig", "default_workers"]
+__all__ = ["MAX_WORKERS", "ExecutorConfig", "default_workers"]
+
+#: Most workers an executor starts: more threads or processes than any one machine has
+#: cores only cost memory (a Dask worker process holds about 200 MiB before any work).
+MAX_WORKERS = 1024
 
 
 def default_workers() -> int:
@@ -29,7 +33,7 @@ class ExecutorConfig(BaseModel):
         "cluster (a LocalCluster, or the scheduler at 'address'); needs tomokit-core[dask].",
     )
     workers: int | None = Field(
-        None, ge=1,
+        None, ge=1, le=MAX_WORKERS,
         description="Threads (local) or worker processes of a LocalCluster (dask). "
         "Default: every core this process may use. Ignored with 'address'.",
     )
@@ -52,11 +56,13 @@ class ExecutorConfig(BaseModel):
         "output of two blocks), e.g. '1GiB' or '512MB'. Sets block_slices when that is empty.",
     )
 
-    checkpoint_format: Literal["zarr", "hdf5"] = Field(
-        "zarr",
+    checkpoint_format: Literal["auto", "zarr", "hdf5"] = Field(
+        "auto",
         description="How streamed volumes are checkpointed. 'zarr': a Zarr v3 store that "
         "workers write concurrently, one chunk file per slice (the results file is still "
-        "HDF5). 'hdf5': one HDF5 file written by the client alone.",
+        "HDF5). 'hdf5': one HDF5 file of contiguous datasets that workers write by offset. "
+        "'auto': HDF5 for the pipeline's outputs (the results file takes the largest by a "
+        "rename, not a copy), Zarr for the intermediate volumes.",
     )
     checkpoint_codec: Literal["none", "blosc-lz4"] = Field(
         "none",

@@ -188,8 +188,8 @@ def copy_store_value(path: Path, group: Any, name: str, *, block_bytes: int = 64
 
 
 class _NamedRegion:
-    """Writes per-slice results (arrays, or mappings of named arrays) into a Zarr
-    checkpoint store from the worker that computed them. Picklable."""
+    """Writes per-slice results (arrays, or mappings of named arrays) into a checkpoint
+    (Zarr store or contiguous HDF5 file) from the worker that computed them. Picklable."""
 
     def __init__(self, regions: dict[str, Any]) -> None:
         self.regions = regions
@@ -210,12 +210,14 @@ class _VolumeSink(DirectSink):
     """Collects a streamed step's slices into its checkpoint, atomically (complete or
     absent).
 
-    ``zarr`` (default): a Zarr store beside the checkpoint file (``value`` or
-    ``value/NAME`` per named output), created from the first slice's results and then
-    written by the workers themselves, concurrently; on :meth:`commit` the store is
-    renamed into place and a small HDF5 checkpoint file naming it (with the step's hash
-    attributes) is written last. ``hdf5``: one HDF5 file written by the client (``/value``
-    or ``/value/NAME``). Scalar results are collected in memory."""
+    ``zarr``: a Zarr store beside the checkpoint file (``value`` or ``value/NAME`` per
+    named output), created from the first slice's results and then written by the
+    workers themselves, concurrently; on :meth:`commit` the store is renamed into place
+    and a small HDF5 checkpoint file naming it (with the step's hash attributes) is
+    written last. ``hdf5``: one HDF5 file (``/value`` or ``/value/NAME``) of contiguous
+    datasets that the workers write by offset (:mod:`tomokit.io._contiguous`), renamed
+    into place on commit; values of other dtypes are written by the client. Scalar
+    results are collected in memory."""
 
     def __init__(self, path: Path, n: int, attrs: dict[str, Any], fmt: str = "zarr",
                  codec: str = "none") -> None:
@@ -239,15 +241,24 @@ class _VolumeSink(DirectSink):
             self.scalars.extend(results)
             return None
         self.named = isinstance(results[0], Mapping)
-        if self.fmt != "zarr":
-            self._write_h5(start, results)
-            return None
-        from tomokit.io._zarr import ZarrRegion, create_store
-
         firsts = ({k: np.asarray(v) for k, v in results[0].items()} if self.named
                   else {"": np.asarray(results[0])})
-        self.keys = list(firsts)
         shapes = {k: ((self.n, *v.shape), v.dtype) for k, v in firsts.items()}
+        if self.fmt != "zarr":
+            from tomokit.io._contiguous import contiguous_dtype, create_contiguous
+
+            if not all(contiguous_dtype(v.dtype) for v in firsts.values()):
+                self._write_h5(start, results)
+                return None
+            self.keys = list(firsts)
+            made = create_contiguous(self.tmp, {_store_node(k): sh for k, sh in shapes.items()},
+                                     self.attrs)
+            self.region = _NamedRegion({k: made[_store_node(k)] for k in self.keys})
+            self.region(start, results)
+            return self.region
+        from tomokit.io._zarr import ZarrRegion, create_store
+
+        self.keys = list(firsts)
         self.store.parent.mkdir(exist_ok=True)
         create_store(self.store_tmp, {_store_node(k): sh for k, sh in shapes.items()},
                      codec=self.codec)
@@ -287,7 +298,9 @@ class _VolumeSink(DirectSink):
             self.h5[node][start : start + len(block)] = block
 
     def commit(self) -> None:
-        if self.region is not None:
+        if self.region is not None and self.fmt != "zarr":
+            os.replace(self.tmp, self.path)  # written in place by the workers
+        elif self.region is not None:
             import json
 
             import h5py
@@ -309,7 +322,7 @@ class _VolumeSink(DirectSink):
         if self.h5 is not None:
             self.h5.close()
         self.tmp.unlink(missing_ok=True)
-        if self.region is not None:
+        if self.region is not None and self.fmt == "zarr":
             from tomokit.io._zarr import discard_store
 
             discard_store(self.store_tmp)
@@ -361,11 +374,12 @@ class StreamContext:
     """What a streamed step needs: the executor, block sizes, progress, checkpoint."""
 
     def __init__(self, executor: Any, advance: Callable[[int], None], checkpoint: Path,
-                 attrs: dict[str, Any]) -> None:
+                 attrs: dict[str, Any], *, output: bool = False) -> None:
         self.executor = executor
         self.advance = advance
         self.checkpoint = checkpoint
         self.attrs = attrs
+        self.output = output  # a wanted output: its checkpoint may become the results file
         self.slices = 0
 
     def run_slices(self, fn: Callable[[Any], Any], reader: Any) -> Any:
@@ -384,11 +398,15 @@ class StreamContext:
         return sink.result()
 
     def sink(self, n: int) -> _VolumeSink:
-        """The checkpoint sink for ``n`` slices, in the executor's checkpoint format."""
+        """The checkpoint sink for ``n`` slices, in the executor's checkpoint format
+        (``auto``: HDF5 for a wanted, uncompressed output, which the results file then
+        takes by rename rather than by copy; Zarr for the rest)."""
         cfg = getattr(self.executor, "config", None)
-        return _VolumeSink(self.checkpoint, n, self.attrs,
-                           getattr(cfg, "checkpoint_format", "zarr"),
-                           getattr(cfg, "checkpoint_codec", "none"))
+        fmt = getattr(cfg, "checkpoint_format", "auto")
+        codec = getattr(cfg, "checkpoint_codec", "none")
+        if fmt == "auto":
+            fmt = "hdf5" if self.output and codec == "none" else "zarr"
+        return _VolumeSink(self.checkpoint, n, self.attrs, fmt, codec)
 
     def _count(self, n: int) -> None:
         self.slices += n

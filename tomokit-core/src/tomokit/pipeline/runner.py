@@ -36,6 +36,7 @@ from tomokit.components import (
 from tomokit.errors import InvalidInputError, RunError, TomokitError
 from tomokit.pipeline._hashing import input_fingerprints, seed_of, step_hashes, step_seed
 from tomokit.pipeline._inputs import open_input
+from tomokit.pipeline._memory import check_run_memory
 from tomokit.pipeline._refs import split_ref
 from tomokit.pipeline._results import (
     CONTENT_ATTR,
@@ -227,6 +228,7 @@ def run_pipeline(
         raise InvalidInputError(f"output {out} is one of the pipeline's inputs; choose another path")
     if out.exists() and out.is_dir():
         raise InvalidInputError(f"output {out} is a directory; give a file name ending in .h5")
+    check_run_memory(pipeline)
     out.parent.mkdir(parents=True, exist_ok=True)
 
     hashes = step_hashes(pipeline)  # inputs by fingerprint: no extra pass over the data
@@ -285,7 +287,8 @@ def run_pipeline(
                 chain = fused.get(step.id)
                 if chain is not None and chain[-1].id not in sources:
                     records, result = _run_section(pipeline, chain, values, ex, step_mapper,
-                                                   work, stamps, progress)
+                                                   work, stamps, progress,
+                                                   output=chain[-1].id in wanted)
                     tail = chain[-1].id
                     values[tail] = result
                     opened.extend(lazy_parts(result))
@@ -318,7 +321,8 @@ def run_pipeline(
                         progress(step.id, 0)
                 else:
                     record, result = _run_step(pipeline, step, seed, values, ex, step_mapper,
-                                               work, stamps[step.id], progress)
+                                               work, stamps[step.id], progress,
+                                               output=step.id in wanted)
                     values[step.id] = result
                     opened.extend(lazy_parts(result))
                     sources[step.id] = (checkpoint_path(work, step.id), "value")
@@ -356,7 +360,8 @@ def _summary_value(value: Any) -> Any:
 
 def _run_step(pipeline: LoadedPipeline, step: ResolvedStep, seed: int, values: dict[str, Any],
               ex: Any, mapper: SliceMapper, work: Path, stamp: dict[str, str],
-              progress: ProgressFactory | None) -> tuple[StepRecord, Any]:
+              progress: ProgressFactory | None, *, output: bool = False
+              ) -> tuple[StepRecord, Any]:
     inputs = step_inputs(step, values, {s.id: s.cls for s in pipeline.steps})
     lazy = [v for v in inputs.values() if is_lazy(v)]
     total = max((len(v) for v in lazy), default=1)
@@ -367,7 +372,7 @@ def _run_step(pipeline: LoadedPipeline, step: ResolvedStep, seed: int, values: d
         component.workdir = models_dir(work, step.id)
     if hasattr(component, "base_dir"):  # relative paths in its params
         component.base_dir = pipeline.base_dir
-    ctx = StreamContext(ex, advance, checkpoint, stamp)
+    ctx = StreamContext(ex, advance, checkpoint, stamp, output=output)
     t0 = time.perf_counter()
     try:
         rng = np.random.default_rng(seed)
@@ -394,7 +399,8 @@ def _run_step(pipeline: LoadedPipeline, step: ResolvedStep, seed: int, values: d
 
 def _run_section(pipeline: LoadedPipeline, chain: list[ResolvedStep], values: dict[str, Any],
                  ex: Any, mapper: SliceMapper, work: Path, stamps: dict[str, dict[str, str]],
-                 progress: ProgressFactory | None) -> tuple[list[StepRecord], Any]:
+                 progress: ProgressFactory | None, *, output: bool = False
+                 ) -> tuple[list[StepRecord], Any]:
     """A section: streamed in one pass when its input is a volume, else step by step."""
     head, tail = chain[0], chain[-1]
     source = step_inputs(head, values, {s.id: s.cls for s in pipeline.steps})
@@ -403,14 +409,16 @@ def _run_section(pipeline: LoadedPipeline, chain: list[ResolvedStep], values: di
         records = []
         for step in chain:
             record, values[step.id] = _run_step(pipeline, step, seed_of(pipeline, step), values,
-                                                ex, mapper, work, stamps[step.id], progress)
+                                                ex, mapper, work, stamps[step.id], progress,
+                                                output=output and step is tail)
             records.append(record)
         return records, values[tail.id]
     advance = progress(tail.id, len(reader)) if progress is not None else (lambda n: None)
     for step in chain[:-1]:
         if progress is not None:
             progress(step.id, 0)
-    ctx = StreamContext(ex, advance, checkpoint_path(work, tail.id), stamps[tail.id])
+    ctx = StreamContext(ex, advance, checkpoint_path(work, tail.id), stamps[tail.id],
+                        output=output)
     components = [step.cls(step.params) for step in chain]
     keys = [next(iter(step.inputs)) for step in chain]
     rngs = [np.random.default_rng(seed_of(pipeline, step)) for step in chain]
