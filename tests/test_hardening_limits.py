@@ -63,6 +63,12 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
         "    params: {iterations: 100000000}\n    inputs: [sino]\n")
     (d / "phantoms.yaml").write_text(
         "steps:\n  - id: ph\n    phantom: shepp_logan\n    params: {size: 4096, count: 1000}\n")
+    (d / "workers.yaml").write_text(
+        "executor: {kind: local, workers: 1000000}\nsteps:\n  - id: ph\n"
+        "    phantom: shepp_logan\n")
+    two = "".join(f"  - id: ph{k}\n    phantom: shepp_logan\n"
+                  "    params: {size: 2048, count: 128}\n" for k in range(2))
+    (d / "two_phantoms.yaml").write_text("steps:\n" + two)  # each fits alone, not both
     cases = {
         "bomb": ["validate", str(d / "bomb.yaml")],
         "dev_zero": ["validate", "/dev/zero"],
@@ -71,6 +77,8 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
         "big_recon": ["run", "-q", str(d / "big_recon.yaml"), "-o", str(d / "r1.h5")],
         "iterations": ["validate", str(d / "iterations.yaml")],
         "phantoms": ["run", "-q", str(d / "phantoms.yaml"), "-o", str(d / "r2.h5")],
+        "workers": ["validate", str(d / "workers.yaml")],
+        "two_phantoms": ["run", "-q", str(d / "two_phantoms.yaml"), "-o", str(d / "r3.h5")],
     }
     proc = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps(cases)], cwd=d,
                           capture_output=True, text=True, timeout=120, preexec_fn=_cap)
@@ -83,9 +91,13 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     ("dev_zero", 2, "file too large", 5),
     ("deep", 2, "nested more than", 5),
     ("digits", 2, "5000 digits", 5),
-    ("big_recon", 1, "needs about", 10),
+    ("big_recon", 2, "this run needs about 4.0 GiB of memory (step 'rec' "
+                     "(reconstructor sirt): 4.0 GiB; streaming blocks", 10),
     ("iterations", 2, "less than or equal to 10000", 5),
     ("phantoms", 2, "count x size^2", 5),
+    ("workers", 2, "less than or equal to 1024", 5),
+    ("two_phantoms", 2, "this run needs about 5.2 GiB of memory (step 'ph0' (phantom "
+                        "shepp_logan): 2.6 GiB; step 'ph1'", 5),
 ])
 def test_bounded_case_fails_fast_with_a_clear_message(results, case, code, message,
                                                       seconds) -> None:

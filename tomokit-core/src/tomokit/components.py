@@ -293,6 +293,14 @@ class Component(abc.ABC):
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.model_dump().items())
         return f"{type(self).__name__}({args})"
 
+    @classmethod
+    def memory_estimate(cls, params: _ParamsBase) -> int | None:
+        """Bytes a step of this component holds at its peak, as far as its params alone
+        tell (a phantom's images, a reconstructor's volume); ``None`` when only the data
+        tell. The runner adds these up before a run starts and refuses a run that cannot
+        fit, with the estimate in the message, instead of failing after minutes of work."""
+        return None
+
     @abc.abstractmethod
     def run_step(
         self,
@@ -751,6 +759,14 @@ class Phantom(Component):
     outputs: ClassVar[tuple[str, ...]] = ("image", "labels")
     input_names: ClassVar[tuple[str, ...]] = ()
     Params: ClassVar[type[_ParamsBase]] = PhantomParams
+
+    @classmethod
+    def memory_estimate(cls, params: _ParamsBase) -> int | None:
+        if not isinstance(params, PhantomParams):
+            return None
+        side = params.size * params.size
+        # float32 images and uint8 labels of every slice, and one slice's float64 work
+        return params.count * side * 5 + 4 * side * 8
 
     @abc.abstractmethod
     def generate(

@@ -62,13 +62,23 @@ class _AstraParams(Params):
     )
 
 
+class _AstraReconstructor(Reconstructor):
+    """An ASTRA reconstructor: its output side is known before the run."""
+
+    @classmethod
+    def memory_estimate(cls, params: Params) -> int | None:
+        size = getattr(params, "size", None)
+        # the volume, ASTRA's working copies (pixel weights, residual), the returned copy
+        return None if size is None else 16 * int(size) ** 2
+
+
 class FBPParams(_AstraParams):
     filter: FilterName = Field(
         "ram-lak", description="Filter of the ramp: ram-lak, shepp-logan, cosine, hamming, hann."
     )
 
 
-class FBP(Reconstructor):
+class FBP(_AstraReconstructor):
     """Filtered back-projection (ASTRA ``FBP``/``FBP_CUDA``)."""
 
     summary: ClassVar[str] = "Filtered back-projection (ASTRA)"
@@ -95,7 +105,7 @@ class SIRTParams(_AstraParams):
     )
 
 
-class SIRT(Reconstructor):
+class SIRT(_AstraReconstructor):
     """Simultaneous iterative reconstruction technique (ASTRA ``SIRT``/``SIRT_CUDA``)."""
 
     summary: ClassVar[str] = "SIRT (ASTRA)"
@@ -129,7 +139,7 @@ class SARTParams(_AstraParams):
     )
 
 
-class SART(Reconstructor):
+class SART(_AstraReconstructor):
     """Simultaneous algebraic reconstruction technique (ASTRA ``SART``/``SART_CUDA``)."""
 
     summary: ClassVar[str] = "SART (ASTRA), iterations counted in sweeps over all angles"
@@ -163,7 +173,7 @@ class CGLSParams(_AstraParams):
     )
 
 
-class CGLS(Reconstructor):
+class CGLS(_AstraReconstructor):
     """Conjugate gradient least squares (ASTRA ``CGLS``/``CGLS_CUDA``)."""
 
     summary: ClassVar[str] = "CGLS (ASTRA)"
