@@ -55,10 +55,9 @@ def materialize(value: Any) -> Any:
     from tomokit.io import TomoScanReader
 
     if isinstance(value, TomoScanReader):
-        data = value.read(slice(None))
-        if len(value) == 1:
-            return Sinogram(data=data[0], angles=value.angles)
-        return data
+        if len(value) == 1:  # with its angles and where it came from, as when streamed
+            return value.sinogram(0)
+        return value.read(slice(None))
     if is_lazy(value):
         return value.read_all()
     if isinstance(value, dict) and any(is_lazy(v) for v in value.values()):
