@@ -16,6 +16,17 @@ def tomokit_components() -> list[ComponentSpec]:
         ComponentSpec("task", "train", "tomokit.learn._task:TrainTask",
                       "Train a learned component on a dataset and write its model file",
                       extras=("tf",)),
+        # the steps of the pipeline `tomokit choose` builds, and of the IQA-segmentation study
+        ComponentSpec("filter", "chain", "tomokit.choose:Chain",
+                      "Image filters applied in order (the candidates of tomokit choose)"),
+        ComponentSpec("task", "choose_sample", "tomokit.choose:ChooseSample",
+                      "Evenly spaced slices of a volume, windowed to [0, 1]"),
+        ComponentSpec("task", "choose_preview", "tomokit.choose:ChoosePreview",
+                      "Central full-resolution crop of a candidate's middle slice"),
+        ComponentSpec("task", "segmentation_scores", "tomokit.choose:SegmentationScores",
+                      "Per-slice F1 and IoU of a segmentation against its ground truth"),
+        ComponentSpec("task", "correlation", "tomokit.choose:Correlation",
+                      "SROCC/PLCC between two values of sweep candidates, per group"),
     ]
 
 
