@@ -170,3 +170,30 @@ def test_rankiqa_is_the_vgg16_variant() -> None:
     net = build_network("vgg16", input_size=32, channels=3, head_width=8)
     assert net.output_shape == (None, 1)
     assert any(layer.name == "vgg16" for layer in net.layers)
+
+
+def test_shipped_model_loads_safely_and_its_scores_fall_with_the_level() -> None:
+    """The shipped model (if the recipe has written it) loads with safe_mode=True through
+    the default ``tiqa`` scorer and ranks the distortion levels of a crop of battery tile
+    r1c1, a reference the recipe never trains on."""
+    from scipy.stats import spearmanr
+
+    from tomokit.learn import check_model_file, find_model
+    from tomokit_iqa.dataset import prepare_reference
+    from tomokit_iqa.recipes.references import battery_slice
+
+    if TIQA.default_model is None:
+        pytest.skip("no shipped TIQA model (python -m tomokit_iqa.recipes.tiqa writes it)")
+    path = find_model(TIQA.default_model)
+    info = check_model_file(path, component=("scorer", "tiqa"))
+    assert path.stat().st_size <= 25 * 2**20
+    assert "battery195_r1c1" in info["references"]["held_out"]
+    assert "battery195_r1c1" not in info["references"]["train"]
+    scorer = tomokit.load("scorer", "tiqa", data_range=1.0, n_crops=4, crops="grid")
+    crop, _ = prepare_reference(battery_slice()[512:, 512:], resize=255, crop=224, rng=7)
+    for t in ("blur", "noise", "ring"):
+        dist = tomokit.load("distortion", t)
+        imgs = np.stack([crop] + [dist.apply(crop, level=k, rng=k) for k in range(1, 6)])
+        s = scorer.score(imgs.astype(np.float32))
+        rho = spearmanr(s, -np.arange(6)).statistic
+        assert rho >= 0.8, (t, s.round(3).tolist())

@@ -28,6 +28,7 @@ Network builders and the loss are plain functions; the components wire them into
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
@@ -55,6 +56,7 @@ __all__ = [
 #: reflect-padded).
 MIN_SIDE = 16
 Backbone = Literal["efficientnet_b0", "vgg16", "small"]
+Norm = Literal["batch", "group", "none"]
 
 
 # ------------------------------------------------------------------------ network
@@ -66,14 +68,27 @@ def build_network(
     head_width: int = 1280,
     dropout: float = 0.5,
     small_width: int = 32,
+    norm: Norm = "batch",
 ) -> Any:
     """``keras.Model``: grey ``(input_size, input_size, 1)`` in [0, 1] -> one score.
 
-    ``small`` is a 4-block CNN (``small_width`` filters doubling per block) for the quick
-    CI recipe; ``efficientnet_b0`` and ``vgg16`` are ``keras.applications`` backbones
-    with ``weights=None``."""
+    ``small`` is a 4-block CNN (``small_width`` filters doubling per block; ``norm``: batch
+    normalisation, group normalisation (up to 8 groups, per image) or none after each
+    convolution); ``efficientnet_b0`` and ``vgg16`` are ``keras.applications`` backbones
+    with ``weights=None`` (their own normalisation; ``norm`` must stay ``batch``)."""
     import keras
     from keras import layers
+
+    if norm != "batch" and backbone != "small":
+        raise InvalidInputError(f"norm: {norm!r} needs the small backbone ({backbone} has its own)")
+
+    def _norm(x: Any, name: str) -> Any:
+        if norm == "batch":
+            return layers.BatchNormalization(momentum=0.9, name=f"bn{name}")(x)
+        if norm == "group":
+            groups = math.gcd(8, int(x.shape[-1]))
+            return layers.GroupNormalization(groups=groups, name=f"gn{name}")(x)
+        return x
 
     inp = keras.Input((input_size, input_size, 1), name="slice")
     x = inp
@@ -97,11 +112,13 @@ def build_network(
         x = layers.Rescaling(2.0, offset=-1.0, name="to_pm1")(x)
         width = small_width
         for b in range(4):
-            x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv{b}a")(x)
-            x = layers.BatchNormalization(momentum=0.9, name=f"bn{b}a")(x)
+            x = layers.Conv2D(width, 3, padding="same", use_bias=norm == "none",
+                              name=f"conv{b}a")(x)
+            x = _norm(x, f"{b}a")
             x = layers.ReLU(name=f"relu{b}a")(x)
-            x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv{b}b")(x)
-            x = layers.BatchNormalization(momentum=0.9, name=f"bn{b}b")(x)
+            x = layers.Conv2D(width, 3, padding="same", use_bias=norm == "none",
+                              name=f"conv{b}b")(x)
+            x = _norm(x, f"{b}b")
             x = layers.ReLU(name=f"relu{b}b")(x)
             if b < 3:
                 x = layers.MaxPooling2D(2, name=f"pool{b}")(x)
@@ -211,6 +228,8 @@ class TIQATrainParams(BaseTrainParams):
     head_width: int = Field(1280, ge=1, description="Width of both dense layers.")
     dropout: float = Field(0.5, ge=0, lt=1, description="Dropout after each dense layer.")
     small_width: int = Field(32, ge=4, description="Filters of the small backbone's first block.")
+    norm: Norm = Field("batch", description="Normalisation of the small backbone: batch, "
+                       "group (per image: the same in training and scoring) or none.")
     margin: float = Field(6.0, gt=0, description="Hinge margin of the rank stage.")
     rank_reduction: Literal["mean", "rankiqa"] = Field(
         "mean", description="mean over pairs (TIQA) or sum / batch size (RankIQA)."
@@ -303,6 +322,7 @@ class _TIQABase(KerasComponent, Scorer):
         return build_network(
             t.backbone, input_size=t.input_size, channels=t.channels,
             head_width=t.head_width, dropout=t.dropout, small_width=t.small_width,
+            norm=t.norm,
         )
 
     def _prepare_layout(self, data: TrainData, t: TIQATrainParams) -> None:

@@ -19,9 +19,20 @@ import numpy as np
 
 from tomokit import InvalidInputError
 
-__all__ = ["Reference", "battery_slice", "normalise", "phantom_references", "references"]
+__all__ = [
+    "HELD_OUT",
+    "Reference",
+    "battery_slice",
+    "extra_references",
+    "normalise",
+    "phantom_references",
+    "references",
+]
 
 PHANTOMS = ("electrode", "jelly_roll", "catalyst")
+#: References the recipes never train on (battery tile r1c1, the last acquired slice of
+#: each phantom in :func:`references`); tomokit-iqa's benchmarks test on them.
+HELD_OUT = ("battery195_r1c1", "electrode_7", "jelly_roll_7", "catalyst_7")
 
 
 @dataclass(frozen=True)
@@ -74,7 +85,8 @@ def battery_tiles(tile: int = 512) -> list[Reference]:
 
 
 def phantom_references(
-    per_phantom: int, *, size: int = 256, seed: int = 0, phantoms: Sequence[str] = PHANTOMS
+    per_phantom: int, *, size: int = 256, seed: int = 0, phantoms: Sequence[str] = PHANTOMS,
+    prefix: str = "",
 ) -> Iterator[Reference]:
     """Acquired (projected, degraded, FBP-reconstructed) phantom slices, alternating a
     good and a realistic lab acquisition (fewer photons, stronger gain errors)."""
@@ -87,9 +99,25 @@ def phantom_references(
         for k in range(per_phantom):
             sample = generate(name, size, int(rng.integers(2**31)))
             acq = acquire(sample, chains[k % 2], rng=int(rng.integers(2**31)))
-            yield Reference(f"{name}_{k}", name, normalise(acq.image))
+            yield Reference(f"{name}_{prefix}{k}", name, normalise(acq.image))
 
 
 def references(per_phantom: int = 8, *, size: int = 256, seed: int = 0) -> list[Reference]:
     """The battery tiles followed by the acquired phantom slices."""
     return [*battery_tiles(), *phantom_references(per_phantom, size=size, seed=seed)]
+
+
+def extra_references(per_phantom: int = 16, *, seed: int = 1) -> list[Reference]:
+    """More training references that share nothing with :data:`HELD_OUT`: 256 px tiles
+    of the battery slice at full resolution from the three quadrants outside tile r1c1
+    (ids ``battery195_fQ_k``), and acquired phantom slices of another seed (ids
+    ``NAME_sSEED_k``)."""
+    img = battery_slice()
+    tiles = []
+    for q, (r0, c0) in enumerate(((0, 0), (0, 512), (512, 0))):
+        k = 0
+        for i in range(r0, r0 + 512, 256):
+            for j in range(c0, c0 + 512, 256):
+                tiles.append(Reference(f"battery195_f{q}_{k}", "battery", img[i : i + 256, j : j + 256]))
+                k += 1
+    return [*tiles, *phantom_references(per_phantom, seed=seed, prefix=f"s{seed}_")]

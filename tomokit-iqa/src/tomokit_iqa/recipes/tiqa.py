@@ -29,19 +29,28 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FULL", "QUICK", "main", "quick_dataset", "run"]
+__all__ = ["DEFAULT", "PAPER", "QUICK", "RECIPES", "held_out_figures", "main", "quick_dataset", "run"]
 
 DEFAULT_OUTPUT = Path(str(resources.files("tomokit_iqa"))) / "data" / "tiqa.keras"
 
-#: The shipped model's recipe (paper configuration apart from the epochs: see docs).
-#: Measured with ``--epoch-seconds`` on the 2 shared cores of the development machine
-#: (load about 8): 299 s per rank epoch (24 batches of 18 crops at 224 px) and 288 s per
-#: regression epoch (24 batches of 16), validation included, so 10 + 6 epochs take about
-#: 79 minutes there (less on an idle machine); the paper's 30 + 20 would take about 4 h.
-FULL: dict[str, Any] = {
+#: The shipped model's recipe (``--recipe default``): the ``small`` backbone without
+#: normalisation layers on 128 px crops (see the module docstring and
+#: docs/quality-scoring.md for why, and what it costs against ``PAPER``).
+DEFAULT: dict[str, Any] = {
+    "backbone": "small", "input_size": 128, "channels": 1, "head_width": 128,
+    "small_width": 16, "norm": "none", "dropout": 0.25,
+    "rank_epochs": 16, "rank_learning_rate": 5e-4, "rank_lr_steps": [12],
+    "epochs": 16, "learning_rate": 2e-4, "schedule": "step", "lr_steps": [10],
+    "lr_factor": 0.3, "batch_size": 16, "refs_per_batch": 1, "augment": True,
+    "margin": 6.0, "seed": 0, "device": "auto",
+}
+#: The paper's configuration (``--recipe paper``): EfficientNet-B0 from scratch on 224 px
+#: crops, grey replicated to 3 channels, head 1280, dropout 0.5, 30 rank epochs at 3e-5
+#: (steps at 10 and 20) and 20 regression epochs at 5e-5 halved every 4 epochs.
+PAPER: dict[str, Any] = {
     "backbone": "efficientnet_b0", "input_size": 224, "channels": 3, "head_width": 1280,
-    "rank_epochs": 10, "rank_learning_rate": 3e-5, "rank_lr_steps": [7],
-    "epochs": 6, "learning_rate": 5e-5, "schedule": "step", "lr_steps": [3],
+    "dropout": 0.5, "rank_epochs": 30, "rank_learning_rate": 3e-5, "rank_lr_steps": [10, 20],
+    "epochs": 20, "learning_rate": 5e-5, "schedule": "step", "lr_steps": [4, 8, 12, 16],
     "lr_factor": 0.5, "batch_size": 16, "refs_per_batch": 1, "augment": True,
     "margin": 6.0, "seed": 0, "device": "auto",
 }
@@ -54,6 +63,8 @@ QUICK: dict[str, Any] = {
     "device": "cpu",
 }
 QUICK_HELD = ("battery195_t3", "battery195_t6", "battery195_t9", "battery195_t12")
+#: The named recipes of ``--recipe``.
+RECIPES: dict[str, dict[str, Any]] = {"default": DEFAULT, "paper": PAPER, "quick": QUICK}
 
 
 def quick_dataset(path: Path, *, seed: int = 0) -> Path:
@@ -72,22 +83,27 @@ def quick_dataset(path: Path, *, seed: int = 0) -> Path:
     return path
 
 
-def full_dataset(path: Path, *, per_phantom: int = 8, seed: int = 0) -> tuple[Path, list[str]]:
-    """The shipped model's dataset and its held-out references."""
+def full_dataset(
+    path: Path, *, per_phantom: int = 8, seed: int = 0, extra: bool = True
+) -> tuple[Path, list[str]]:
+    """The full recipes' dataset and its held-out references (:data:`HELD_OUT`).
+
+    Rows of :func:`references` first (its held-out crops are the same with or without
+    ``extra``, so every benchmark tests on the same crops), then, with ``extra``,
+    :func:`extra_references` (more training references sharing nothing with them)."""
     from tomokit_iqa.dataset import DatasetParams, generate_dataset, write_dataset
-    from tomokit_iqa.recipes.references import references
+    from tomokit_iqa.recipes.references import HELD_OUT, extra_references, references
 
     refs = references(per_phantom, seed=seed)
+    if extra:
+        refs += extra_references(seed=seed + 1)
     params = DatasetParams()
     write_dataset(
         generate_dataset([r.image for r in refs], params=params, ids=[r.id for r in refs],
                          rng=np.random.default_rng(seed)),
         path, params=params, seed=seed, overwrite=True,
     )
-    held = ["battery195_r1c1"] + [
-        [r.id for r in refs if r.group == g][-1] for g in ("electrode", "jelly_roll", "catalyst")
-    ]
-    return path, held
+    return path, list(HELD_OUT)
 
 
 def _split(dataset: Path, held: tuple[str, ...] | list[str]) -> tuple[Any, Any]:
@@ -98,53 +114,115 @@ def _split(dataset: Path, held: tuple[str, ...] | list[str]) -> tuple[Any, Any]:
     return td.subset(np.flatnonzero(~val)), td.subset(np.flatnonzero(val))
 
 
+def _held_of(dataset: Path) -> list[str]:
+    """The held-out references (:data:`HELD_OUT`) that ``dataset`` holds."""
+    from tomokit.errors import InvalidInputError
+    from tomokit.learn import TrainData
+    from tomokit_iqa.recipes.references import HELD_OUT
+
+    srcs = set(TrainData.from_hdf5(dataset).sources.tolist())
+    held = [h for h in HELD_OUT if h in srcs]
+    if not held:
+        raise InvalidInputError(f"dataset {dataset}: holds none of the held-out references "
+                                f"{', '.join(HELD_OUT)}")
+    return held
+
+
+def held_out_figures(scorer: Any, dataset: Path, held: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """SROCC and PLCC of ``scorer`` (its crops and aggregation, as a user scores) on the
+    distorted crops of the ``held`` references, against the generated labels and against
+    minus the level, per distortion type and ALL (better pointing up)."""
+    from tomokit_iqa.dataset import read_dataset
+    from tomokit_iqa.evaluation import evaluate
+
+    d = read_dataset(dataset)
+    keep = np.isin(d["source_id"], list(held)) & (d["distortion"] != "reference")
+    sign = 1.0 if scorer.higher_is_better else -1.0
+    pred = sign * np.asarray(scorer.score(d["images"][keep]), dtype=np.float64)
+    dist = d["distortion"][keep]
+    out: dict[str, Any] = {"n": int(keep.sum()), "held_out": list(held)}
+    for target, y in (("labels", d["score"][keep]), ("level", -d["level"][keep].astype(float))):
+        r = evaluate(pred, y, groups=dist)
+        out[target] = {"all": {k: r["overall"][k] for k in ("srocc", "plcc")}} | {
+            t: {k: g[k] for k in ("srocc", "plcc")} for t, g in sorted(r["groups"].items())
+        }
+    return out
+
+
+def _default_work(recipe_name: str) -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tomokit-iqa" / (
+        f"tiqa-{recipe_name}")
+
+
 def run(
     output: Path = DEFAULT_OUTPUT,
     *,
     quick: bool = False,
+    recipe_name: str | None = None,
     dataset: Path | None = None,
+    work: Path | None = None,
     overrides: dict[str, Any] | None = None,
     epoch_seconds: bool = False,
     log: bool = True,
 ) -> dict[str, Any]:
-    """Build the dataset (or reuse ``dataset`` when it exists), train, save ``output``."""
+    """Build the dataset (or reuse ``dataset`` when it exists), train, save ``output``.
+
+    ``recipe_name``: ``default`` (the shipped model), ``paper`` or ``quick`` (also
+    ``quick=True``). ``work``: where the dataset and the per-epoch checkpoints live (a
+    rerun after a kill resumes there; default ``~/.cache/tomokit-iqa/tiqa-NAME`` for the
+    full recipes, a temporary folder for ``quick``)."""
+    from tomokit.errors import InvalidInputError
     from tomokit_iqa.tiqa import TIQA
 
+    name = "quick" if quick else (recipe_name or "default")
+    if name not in RECIPES:
+        raise InvalidInputError(f"recipe: expected one of {', '.join(RECIPES)}, got {name!r}")
+    quick = name == "quick"
     say = print if log else (lambda *a, **k: None)
     t0 = time.perf_counter()
-    recipe = {**(QUICK if quick else FULL), **(overrides or {})}
+    recipe = {**RECIPES[name], **(overrides or {})}
     with tempfile.TemporaryDirectory() as tmp:
-        ds = dataset or Path(tmp) / "tiqa_dataset.h5"
+        base = work or (Path(tmp) if quick else _default_work(name))
+        base.mkdir(parents=True, exist_ok=True)
+        ds = dataset or base / "tiqa_dataset.h5"
         if quick:
             if not ds.exists():
                 quick_dataset(ds)
             held: list[str] = list(QUICK_HELD)
+        elif ds.exists():
+            held = _held_of(ds)
         else:
-            if ds.exists():
-                from tomokit.learn import TrainData
-
-                srcs = list(dict.fromkeys(TrainData.from_hdf5(ds).sources.tolist()))
-                held = ["battery195_r1c1"] + [
-                    [s for s in srcs if s.startswith(g)][-1]
-                    for g in ("electrode", "jelly_roll", "catalyst")
-                ]
-            else:
-                _, held = full_dataset(ds)
+            _, held = full_dataset(ds)
         t_data = time.perf_counter() - t0
-        say(f"dataset ready in {t_data:.1f} s; held out: {', '.join(held)}")
+        say(f"recipe {name}; dataset {ds} ready in {t_data:.1f} s; held out: {', '.join(held)}")
         train, val = _split(ds, held)
         if epoch_seconds:
             return _time_epochs(train, val, recipe, say)
         model = TIQA(data_range=1.0)
-        report = model.fit(train, validation=val, train=recipe, progress=log)
+        report = model.fit(train, validation=val, train=recipe, progress=log,
+                           checkpoint_dir=None if quick else base / "checkpoints")
+        figures = None if quick else held_out_figures(model, ds, held)
+        trained = model.__dict__["_trained"]
+        trained["extra"] = {
+            "recipe": {"name": name, "command": "python -m tomokit_iqa.recipes.tiqa"
+                       + ("" if name == "default" else f" --recipe {name}"),
+                       "overrides": overrides or {}},
+            "references": {
+                "train": sorted(set(train.sources.tolist())), "held_out": held,
+                "note": "battery tiles of the bundled slice 195 and tomokit-phantom acquired "
+                "slices; held-out references are never trained on",
+            },
+            **({"held_out_figures": figures} if figures else {}),
+        }
         model.save(output)
     out = {
-        "output": str(output), "seconds": round(time.perf_counter() - t0, 1),
+        "output": str(output), "recipe": name, "seconds": round(time.perf_counter() - t0, 1),
         "dataset_seconds": round(t_data, 1), "validation": report.validation,
         "rank_validation": report.extra.get("rank", {}).get("validation"),
+        "held_out_figures": figures,
         "epochs": {"rank": recipe["rank_epochs"], "regress": recipe["epochs"]},
     }
-    say(json.dumps(out, indent=2))
+    say(json.dumps(out, indent=2, default=float))
     return out
 
 
@@ -174,11 +252,17 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tomokit_iqa.recipes.tiqa",
                                  description="Train a TIQA model with tomokit's recipe.")
     ap.add_argument("-o", "--output", type=Path, default=None,
-                    help="Model file (.keras); default: the shipped model's place "
-                    "(quick: ./tiqa_quick.keras).")
-    ap.add_argument("--quick", action="store_true", help="The CI recipe (under 2 minutes).")
+                    help="Model file (.keras); default: the shipped model's place for the "
+                    "default recipe, ./tiqa_NAME.keras for the others.")
+    ap.add_argument("--recipe", choices=sorted(RECIPES), default="default",
+                    help="default: the shipped model; paper: EfficientNet-B0 as in the "
+                    "paper; quick: the CI model (under 2 minutes).")
+    ap.add_argument("--quick", action="store_true", help="Same as --recipe quick.")
     ap.add_argument("--dataset", type=Path, default=None,
                     help="Dataset file: reused when it exists, else generated there.")
+    ap.add_argument("--work", type=Path, default=None,
+                    help="Folder of the dataset and the checkpoints a rerun resumes from "
+                    "(default ~/.cache/tomokit-iqa/tiqa-NAME).")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="Override a recipe value (JSON value), e.g. --set rank_epochs=30.")
     ap.add_argument("--epoch-seconds", action="store_true",
@@ -188,8 +272,9 @@ def main(argv: list[str] | None = None) -> int:
     for item in a.set:
         k, _, v = item.partition("=")
         overrides[k] = json.loads(v)
-    output = a.output or (Path("tiqa_quick.keras") if a.quick else DEFAULT_OUTPUT)
-    run(output, quick=a.quick, dataset=a.dataset, overrides=overrides,
+    name = "quick" if a.quick else a.recipe
+    output = a.output or (DEFAULT_OUTPUT if name == "default" else Path(f"tiqa_{name}.keras"))
+    run(output, recipe_name=name, dataset=a.dataset, work=a.work, overrides=overrides,
         epoch_seconds=a.epoch_seconds)
     return 0
 
