@@ -10,13 +10,21 @@ classes are the phases it was trained on and are scored as they are.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 import numpy as np
 
 from tomokit import InvalidInputError, metrics
 
-__all__ = ["align_labels", "boundary_band", "boundary_uncertainty_ratio", "score_segmentation"]
+__all__ = [
+    "align_labels",
+    "boundary_band",
+    "boundary_uncertainty_ratio",
+    "distorted",
+    "distortion_scores",
+    "score_segmentation",
+]
 
 
 def align_labels(
@@ -85,3 +93,81 @@ def boundary_uncertainty_ratio(uncertainty: Any, labels: Any, px: int = 2) -> fl
     bulk = float(u[~band].mean())
     near = float(u[band].mean())
     return float("inf") if bulk == 0 else near / bulk
+
+
+def distorted(
+    images: np.ndarray, distortion: str | None, level: int, *, seed: int = 0
+) -> np.ndarray:
+    """``(N, H, W)`` slices normalised, distorted at ``level`` (TIQA) and renormalised.
+
+    What the D-LinkNet recipe does to its validation images
+    (:func:`tomokit_seg.dlinknet.distort_for_training`), with one generator per slice
+    seeded by ``(seed, level, slice)``, so every segmenter sees the same inputs and a
+    level is the same whatever other levels are computed."""
+    from tomokit_seg.dlinknet import distort_for_training
+
+    stack = np.asarray(images, dtype=np.float32)
+    if stack.ndim != 3:
+        raise InvalidInputError(f"images: expected (N, H, W), got shape {stack.shape}")
+    salt = 0 if distortion is None else sum(map(ord, distortion))
+    return np.stack([
+        distort_for_training(im, distortion, level, np.random.default_rng([seed, salt, level, i]))
+        for i, im in enumerate(stack)
+    ]).astype(np.float32)
+
+
+def distortion_scores(
+    segmenters: Mapping[str, Any],
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    distortions: Iterable[str] = ("noise", "blur", "ring"),
+    levels: Iterable[int] = range(6),
+    n_classes: int = 2,
+    trained: Collection[str] = ("dlinknet",),
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """F1 of each segmenter on each slice, per distortion type and level.
+
+    Every slice of ``images`` (``(N, H, W)``, with ``labels`` its truth) is distorted by
+    :func:`distorted` and segmented on its own (a grey-value baseline fits each slice).
+    Segmenters not named in ``trained`` are relabelled by :func:`align_labels` first.
+    Level 0 is the undistorted slice, computed once and listed under every type.
+    Returns one row per ``(distortion, level)``: ``{"distortion", "level", "scores":
+    {name: {"mean_f1", "f1": [per class], "per_image": [mean F1 of each slice]}}}``, the
+    F1 being the mean over the phases present (:func:`tomokit.metrics.mean_f1`) and
+    ``f1`` the per-class F1 of all slices' pixels pooled."""
+    truth = np.asarray(labels)
+    stack = np.asarray(images, dtype=np.float32)
+    if stack.ndim != 3:
+        raise InvalidInputError(f"images: expected (N, H, W), got shape {stack.shape}")
+    if truth.shape != stack.shape:
+        raise InvalidInputError(f"labels: shape {truth.shape} differs from the images' {stack.shape}")
+    rows: list[dict[str, Any]] = []
+    cache: dict[str, dict[str, Any]] | None = None
+    for dist in distortions:
+        for level in levels:
+            if level == 0 and cache is not None:
+                rows.append({"distortion": dist, "level": 0, "scores": cache})
+                continue
+            x = distorted(stack, dist if level > 0 else None, int(level), seed=seed)
+            scores: dict[str, Any] = {}
+            for name, seg in segmenters.items():
+                preds = []
+                for im, t in zip(x, truth, strict=True):
+                    pred = np.asarray(seg.segment(im))
+                    if name not in trained:
+                        pred, _ = align_labels(pred, t, n_classes=n_classes)
+                    preds.append(pred)
+                per = [metrics.mean_f1(p, t, n_classes=n_classes)
+                       for p, t in zip(preds, truth, strict=True)]
+                scores[name] = {
+                    "mean_f1": float(np.mean(per)),
+                    "f1": [float(v) for v in
+                           metrics.f1_per_class(np.stack(preds), truth, n_classes=n_classes)],
+                    "per_image": [float(v) for v in per],
+                }
+            if level == 0:
+                cache = scores
+            rows.append({"distortion": dist, "level": int(level), "scores": scores})
+    return rows
