@@ -213,7 +213,15 @@ def level_figures(results: dict[str, Any], out: Path, phantoms: tuple[str, ...],
 
 def main(argv: list[str] | None = None) -> int:
     import tomokit
+    from tomokit.errors import InvalidInputError
     from tomokit.pipeline import parse_pipeline, read_results, run_pipeline
+
+    def has_model(kind: str, name: str, params: dict[str, Any]) -> bool:
+        try:
+            return tomokit.load(kind, name, **params).model_path_or_none() is not None
+        except InvalidInputError as exc:  # a model file that is not there
+            print(f"note: {exc}", file=sys.stderr)
+            return False
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="CI size: 2 slices of 96 px per "
@@ -241,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.scorer == "tiqa":
         if a.tiqa_model:
             scorer_params["model"] = a.tiqa_model
-        if tomokit.load("scorer", "tiqa", **scorer_params).model_path_or_none() is None:
+        if not has_model("scorer", "tiqa", scorer_params):
             print("error: no TIQA model installed; pass --tiqa-model FILE.keras (e.g. "
                   "python -m tomokit_iqa.recipes.tiqa --quick) or --scorer brisque_tomo",
                   file=sys.stderr)
@@ -249,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     segmenters: dict[str, dict[str, Any]] = {"otsu": {}}
     if not a.no_dlinknet:
         params = {"model": a.dlinknet_model} if a.dlinknet_model else {}
-        if tomokit.load("segmenter", "dlinknet", **params).model_path_or_none() is not None:
+        if has_model("segmenter", "dlinknet", params):
             segmenters["dlinknet"] = params
         else:
             print("note: no D-LinkNet model (pass --dlinknet-model); Otsu only", file=sys.stderr)
