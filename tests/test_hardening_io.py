@@ -116,9 +116,24 @@ def test_second_run_on_the_same_output_fails_at_once(tmp_path: Path, capsys) -> 
     np.save(tmp_path / "s.npy", np.zeros((16, 16), np.float32))
     (tmp_path / "p.yaml").write_text(
         "inputs: {s: s.npy}\nsteps:\n  - id: b\n    distortion: blur\n    inputs: [s]\n")
-    with output_lock(tmp_path / "r.h5"):
+    import threading
+
+    held, done = threading.Event(), threading.Event()
+
+    def other_run() -> None:  # another run holds the lock (the lock is per thread)
+        with output_lock(tmp_path / "r.h5"):
+            held.set()
+            done.wait(60)
+
+    holder = threading.Thread(target=other_run)
+    holder.start()
+    held.wait(60)
+    try:
         assert main(["run", "-q", str(tmp_path / "p.yaml"), "-o", str(tmp_path / "r.h5")]) == 2
         assert "another tomokit run" in capsys.readouterr().err
+    finally:
+        done.set()
+        holder.join()
     assert main(["run", "-q", str(tmp_path / "p.yaml"), "-o", str(tmp_path / "r.h5")]) == 0
     assert not (tmp_path / ".r.h5.lock").exists()
 

@@ -59,5 +59,6 @@ def test_sigkill_leaves_no_complete_looking_file(tmp_path: Path):
             proc.kill()
     names = sorted(os.listdir(tmp_path))
     assert "out.h5" not in names
-    partial = [n for n in names if n not in ("img.npy",)]
+    # the hidden lock file may stay: an OS lock dies with its process, so it is not stale
+    partial = [n for n in names if n not in ("img.npy", ".out.h5.lock")]
     assert all(n.startswith(".out.h5.partial") for n in partial), names

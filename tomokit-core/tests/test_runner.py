@@ -128,3 +128,31 @@ steps:
     with pytest.raises(RunError, match=r"step 'diff' \(observer 'mean_abs'\) failed: .*differ"):
         _run(workdir, text)
     assert not (workdir / "out.h5").exists()
+
+
+def test_run_pipeline_locks_its_output_against_a_second_run(tmp_path: Path) -> None:
+    """The Python API takes the output lock as the CLI does (re-entrant in one thread):
+    a second run into the same output, from another thread, fails at once."""
+    import threading
+
+    from tomokit.io._guard import output_lock
+
+    text = "steps:\n  - {id: ph, phantom: shepp_logan, params: {size: 16}}\n"
+    pipeline = parse_pipeline(text, file=str(tmp_path / "p.yaml"), base_dir=tmp_path)
+    out = tmp_path / "out.h5"
+    errors: list[BaseException] = []
+    with output_lock(out):
+        run_pipeline(pipeline, out)  # the same thread: re-entrant
+        assert out.is_file()
+
+        def other() -> None:
+            try:
+                run_pipeline(pipeline, out)
+            except BaseException as exc:
+                errors.append(exc)
+
+        t = threading.Thread(target=other)
+        t.start()
+        t.join()
+    assert len(errors) == 1 and "another tomokit run" in str(errors[0])
+    run_pipeline(pipeline, out)  # released

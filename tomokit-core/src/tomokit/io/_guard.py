@@ -21,6 +21,7 @@ import contextlib
 import json
 import math
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -217,17 +218,48 @@ def lock_path(output: Path) -> Path:
     return output.with_name(f".{output.name}.lock")
 
 
+#: Locks this process holds: lock file -> the thread holding it (re-entrant per thread,
+#: so the CLI and the run_pipeline it calls take one lock between them).
+_HELD: dict[str, int] = {}
+_HELD_GUARD = threading.Lock()
+
+
 @contextlib.contextmanager
 def output_lock(output: str | os.PathLike[str]) -> Iterator[Path]:
     """Hold an exclusive lock on ``output`` for a whole run.
 
     Two runs writing the same output would share its work folder of checkpoints and
     destroy each other's; the second one fails at once instead, naming the lock. The
-    lock is an OS file lock (``flock``), so a killed run never leaves a stale one.
+    lock is an OS file lock (``flock``), so a killed run never leaves a stale one. The
+    thread that holds it may take it again (a no-op); another thread may not.
     """
+    path = lock_path(Path(output))
+    key = str(path.absolute())
+    me = threading.get_ident()
+    with _HELD_GUARD:
+        holder = _HELD.get(key)
+        if holder is None:
+            _HELD[key] = me
+    if holder == me:
+        yield path
+        return
+    if holder is not None:
+        raise InvalidInputError(
+            f"{output}: another tomokit run in this process is writing this output; "
+            "wait for it to finish or choose another output"
+        )
+    try:
+        with _file_lock(output, path):
+            yield path
+    finally:
+        with _HELD_GUARD:
+            _HELD.pop(key, None)
+
+
+@contextlib.contextmanager
+def _file_lock(output: str | os.PathLike[str], path: Path) -> Iterator[None]:
     import fcntl
 
-    path = lock_path(Path(output))
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
@@ -244,7 +276,7 @@ def output_lock(output: str | os.PathLike[str]) -> Iterator[Path]:
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         try:
-            yield path
+            yield
         finally:
             with contextlib.suppress(OSError):
                 path.unlink()

@@ -211,15 +211,41 @@ def run_pipeline(
     ``executor`` (a :class:`tomokit.executors.Executor`; default: one built from the
     pipeline's ``executor:`` section) runs per-slice work and streams volumes;
     ``mapper`` overrides the executor's ``map`` for in-memory work. ``resume`` reuses
-    steps whose hash (by input fingerprints, or else by content) matches a checkpoint of an interrupted run or a step of an
-    earlier results file at ``output``. With ``fuse`` (default) consecutive per-slice
-    steps over a volume run as one section, writing only the last step's result (see
-    :mod:`tomokit.pipeline._sections`). ``on_step`` is called after each step;
-    ``progress(step_id, total)`` returns a callback advanced by the slices done.
-    Raises :class:`~tomokit.errors.InvalidInputError` for unreadable inputs or an output
-    that would overwrite an input, and :class:`~tomokit.errors.RunError` when a step
-    fails; nothing is left at ``output`` then.
+    steps whose hash (by input fingerprints, or else by content) matches a checkpoint
+    of an interrupted run or a step of an earlier results file at ``output``. With
+    ``fuse`` (default) consecutive per-slice steps over a volume run as one section,
+    writing only the last step's result (see :mod:`tomokit.pipeline._sections`).
+    ``on_step`` is called after each step; ``progress(step_id, total)`` returns a
+    callback advanced by the slices done. The output is locked for the run: a second
+    run writing it fails at once. Raises :class:`~tomokit.errors.InvalidInputError` for
+    unreadable inputs, an output that would overwrite an input or is locked, and
+    :class:`~tomokit.errors.RunError` when a step fails; nothing is left at ``output``
+    then.
     """
+    from tomokit.io._guard import output_lock
+
+    try:
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidInputError(f"output {output}: cannot create its folder: "
+                                f"{exc.strerror or exc}") from None
+    with output_lock(output):
+        return _run_unlocked(pipeline, output, mapper=mapper, on_step=on_step,
+                             executor=executor, resume=resume, progress=progress, fuse=fuse)
+
+
+def _run_unlocked(
+    pipeline: LoadedPipeline,
+    output: str | Path,
+    *,
+    mapper: SliceMapper | None = None,
+    on_step: Callable[[StepRecord], None] | None = None,
+    executor: Any = None,
+    resume: bool = False,
+    progress: ProgressFactory | None = None,
+    fuse: bool = True,
+) -> RunSummary:
+    """:func:`run_pipeline` once its output is locked."""
     from tomokit.executors import get_executor
 
     out = Path(output)
