@@ -60,7 +60,7 @@ def draw(maps: dict[str, Any], table: dict[str, Any], level: int, path: Path) ->
     from tomokit_seg.maps import IOU_CLASSES, IOU_COLOURS, iou_map
 
     fams = list(maps)
-    fig = Figure(figsize=(13, 3.2 * len(fams) + 3.4), dpi=100, layout="constrained")
+    fig = Figure(figsize=(13, 3.6 * len(fams) + 3.4), dpi=100, layout="constrained")
     grid = fig.add_gridspec(len(fams) + 1, 12)
     cmap = ListedColormap(IOU_COLOURS)
     for i, fam in enumerate(fams):
@@ -81,7 +81,8 @@ def draw(maps: dict[str, Any], table: dict[str, Any], level: int, path: Path) ->
             ax.set_title(title, fontsize=10)
             ax.set_axis_off()
             if cm == "magma":
-                fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02)
+                fig.colorbar(im, ax=ax, location="bottom", shrink=0.8, pad=0.02,
+                             label="normalised entropy")
     fig.legend(handles=[Patch(facecolor=c, edgecolor="black", label=n)
                         for n, c in zip(IOU_CLASSES, IOU_COLOURS, strict=True)],
                loc="outside upper center", ncol=4, frameon=False, title="IoU map (solid phase)")
@@ -94,6 +95,7 @@ def draw(maps: dict[str, Any], table: dict[str, Any], level: int, path: Path) ->
                     STYLE[name], label=name, markersize=4)
         ax.set_xlabel(f"{dist} level")
         ax.set_ylabel("mean F1")
+        ax.set_ylim(0.4, 1.0)
         ax.grid(alpha=0.3)
         if k == 0:
             ax.legend(fontsize=8)

@@ -145,7 +145,7 @@ def battery(segmenters: dict[str, Any], levels: list[int]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", type=Path, default=None, help="D-LinkNet file (default: shipped).")
-    ap.add_argument("--count", type=int, default=12, help="Held-out phantoms per family.")
+    ap.add_argument("--count", type=int, default=8, help="Held-out phantoms per family.")
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--levels", type=int, nargs="+", default=list(range(6)))
     ap.add_argument("--workdir", type=Path, default=ROOT / "benchmarks" / "results" / "segmentation")

@@ -1,8 +1,9 @@
 """The recipe of tomokit-seg's shipped D-LinkNet, in one command (and its quick CI variant).
 
-1. Generate acquired electrode phantoms (tomokit-phantom: projection, detector blur,
-   gain errors, photon noise, FBP) at 256 x 256, one HDF5 file for training and one with
-   other seeds for validation.
+1. Generate acquired electrode and jelly-roll phantoms, half each (tomokit-phantom:
+   projection, detector blur, gain errors, photon noise, FBP) at 256 x 256, with labels
+   mapped to two phases (``FOREGROUND``), one HDF5 file for training and one with other
+   seeds for validation (checked disjoint); ``--quick`` uses electrodes only.
 2. Train ``dlinknet`` on them with :class:`tomokit_seg.dlinknet.DLinkNetTrainParams`: each
    epoch every image gets a random TIQA distortion (noise, blur or rings, level 0..5),
    random 256 x 256 crops, flips, 90-degree rotations and intensity shifts; Adam 2e-4, the
@@ -36,9 +37,8 @@ SHIPPED = ROOT / "tomokit-seg" / "src" / "tomokit_seg" / "models" / "dlinknet.ke
 #: The shipped model's recipe (DLinkNetTrainParams fields). Width 0.4375 (channels 28 to
 #: 224, 6.0 M parameters, 23 MiB of float32 weights) keeps the file under the issue's
 #: 30 MB (full width is 31 M parameters, 119 MiB). Sized for 90 minutes on 2 CPU cores:
-#: a 256 px crop takes at most 0.82 s there (width 0.5, measured by
-#: benchmarks/segmentation_speed.py on a loaded 2-core machine), so 40 epochs of 128
-#: crops take at most about 70 min; a GPU takes a small fraction of that.
+#: an epoch of 384 crops (192 images x 2) took 35 s on 2 cores shared with other jobs,
+#: so 60 epochs take about 35 min; a GPU takes a small fraction of that.
 FULL: dict[str, Any] = {
     "epochs": 60, "batch_size": 8, "learning_rate": 2e-4, "schedule": "plateau",
     "lr_factor": 0.2, "patience": 3, "early_stopping": 8, "crop": 256, "crops_per_image": 2,
@@ -136,6 +136,29 @@ def check_disjoint(*paths: Path) -> None:
                 seen[key] = path
 
 
+def describe_sidecar(model: Path, train: Path, val: Path) -> dict[str, Any]:
+    """Add the recipe and the phantoms (families, seeds, parameters, phase map) to the
+    sidecar of ``model``; data paths become relative to the repository."""
+    import h5py
+
+    side = model.with_suffix(".json")
+    info = json.loads(side.read_text())
+    phantoms = {}
+    for split, path in (("train", train), ("validation", val)):
+        with h5py.File(path, "r") as f:
+            phantoms[split] = json.loads(f.attrs["generators"])
+        entry = info.get("data", {}).get(split)
+        if isinstance(entry, dict) and "path" in entry:
+            entry["path"] = os.path.relpath(entry["path"], ROOT)
+    info["recipe"] = {
+        "command": ".venv/bin/python benchmarks/segmentation_train.py",
+        "phases": list(SHIPPED_PHASES),
+        "phantoms": phantoms,
+    }
+    side.write_text(json.dumps(info, indent=2) + "\n")
+    return info
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="The CI variant (about a minute).")
@@ -174,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     model, report = train_component("segmenter", "dlinknet", str(train), output=out,
                                     train=recipe, validation=str(val), progress=True)
+    if not args.quick:
+        describe_sidecar(Path(model.path), train, val)
     per_epoch = report.seconds / max(1, report.epochs_run - (report.resumed_from or 0))
     summary = {
         "model": str(model.path), "epochs": report.epochs_run, "device": report.device,
