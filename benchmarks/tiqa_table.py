@@ -31,18 +31,19 @@ PAPER_SROCC = {  # Table 2 of Zhang et al. 2022 (human opinion)
 
 
 def _test_set(path: Path | None, tmp: Path) -> dict[str, Any]:
+    """The distorted crops of the held-out references (``HELD_OUT``): from ``path`` (a
+    recipe dataset, e.g. the shipped recipe's ``~/.cache/tomokit-iqa/tiqa-default/
+    tiqa_dataset.h5``), else generated (the same crops: they come first)."""
     from tomokit_iqa.dataset import read_dataset
+    from tomokit_iqa.recipes.references import HELD_OUT
     from tomokit_iqa.recipes.tiqa import full_dataset
 
     if path is None or not path.exists():
-        path, held = full_dataset(path or tmp / "test.h5")
-    else:
-        srcs = list(dict.fromkeys(read_dataset(path)["source_id"].tolist()))
-        held = ["battery195_r1c1"] + [
-            [s for s in srcs if s.startswith(g)][-1] for g in ("electrode", "jelly_roll", "catalyst")
-        ]
+        path, _ = full_dataset(path or tmp / "test.h5", extra=False)
     d = read_dataset(path)
-    keep = np.isin(d["source_id"], held) & (d["distortion"] != "reference")
+    keep = np.isin(d["source_id"], list(HELD_OUT)) & (d["distortion"] != "reference")
+    if not keep.any():
+        raise SystemExit(f"{path}: holds none of the held-out references {HELD_OUT}")
     return {k: d[k][keep] for k in ("images", "distortion", "level", "score", "source_id")}
 
 
@@ -112,6 +113,8 @@ def main() -> None:
                 axes[i, j].scatter(d["score"][m], p[m], c=d["level"][m], s=12, cmap="viridis")
                 axes[i, j].set_title(f"{name}: {t}")
                 axes[i, j].set_xlabel("generated label")
+                if j == 0:
+                    axes[i, j].set_ylabel("score (better up; colour: level)")
         fig.tight_layout()
         fig.savefig(a.png, dpi=110)
     print(json.dumps({k: v["labels"]["overall"]["srocc"] for k, v in results.items()}))

@@ -127,9 +127,12 @@ def test_bad_input(quick: tuple[Path, Path, float]) -> None:
         RankIQA(model=str(model), data_range=1.0).score(np.random.default_rng(0).random((64, 64)))
 
 
-def test_no_model_says_how_to_get_one() -> None:
+def test_no_model_says_how_to_get_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(TIQA, "default_model", None)  # as before the recipe has run
     with pytest.raises(InvalidInputError, match="no model"):
         TIQA(data_range=1.0).score(np.random.default_rng(0).random((64, 64)))
+    with pytest.raises(InvalidInputError, match="no model"):  # RankIQA ships none
+        RankIQA(data_range=1.0).score(np.random.default_rng(0).random((64, 64)))
 
 
 def test_train_command_runs_both_stages_and_score_command_uses_it(
