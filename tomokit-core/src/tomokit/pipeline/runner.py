@@ -18,6 +18,7 @@ whose hashes match, and recomputes the rest.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 import os
 import shutil
@@ -26,7 +27,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec
 
 import numpy as np
 
@@ -70,6 +71,7 @@ __all__ = ["RunSummary", "StepRecord", "read_results", "run_pipeline", "step_see
 
 
 SUMMARY_LIMIT = 256 * 2**20
+_P = ParamSpec("_P")
 
 
 
@@ -195,6 +197,28 @@ def _executor_label(executor: Any) -> str:
 
 
 
+def _holding_output_lock(fn: Callable[Concatenate[LoadedPipeline, str | Path, _P], RunSummary]
+                         ) -> Callable[Concatenate[LoadedPipeline, str | Path, _P], RunSummary]:
+    """Run ``fn`` with its output folder made and its output locked, so that a second
+    run writing the same output (CLI or Python) fails at once."""
+
+    @functools.wraps(fn)
+    def locked(pipeline: LoadedPipeline, output: str | Path, /, *args: _P.args,
+               **kwargs: _P.kwargs) -> RunSummary:
+        from tomokit.io._guard import output_lock
+
+        try:
+            Path(output).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InvalidInputError(f"output {output}: cannot create its folder: "
+                                    f"{exc.strerror or exc}") from None
+        with output_lock(output):
+            return fn(pipeline, output, *args, **kwargs)
+
+    return locked
+
+
+@_holding_output_lock
 def run_pipeline(
     pipeline: LoadedPipeline,
     output: str | Path,
@@ -222,30 +246,6 @@ def run_pipeline(
     :class:`~tomokit.errors.RunError` when a step fails; nothing is left at ``output``
     then.
     """
-    from tomokit.io._guard import output_lock
-
-    try:
-        Path(output).parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InvalidInputError(f"output {output}: cannot create its folder: "
-                                f"{exc.strerror or exc}") from None
-    with output_lock(output):
-        return _run_unlocked(pipeline, output, mapper=mapper, on_step=on_step,
-                             executor=executor, resume=resume, progress=progress, fuse=fuse)
-
-
-def _run_unlocked(
-    pipeline: LoadedPipeline,
-    output: str | Path,
-    *,
-    mapper: SliceMapper | None = None,
-    on_step: Callable[[StepRecord], None] | None = None,
-    executor: Any = None,
-    resume: bool = False,
-    progress: ProgressFactory | None = None,
-    fuse: bool = True,
-) -> RunSummary:
-    """:func:`run_pipeline` once its output is locked."""
     from tomokit.executors import get_executor
 
     out = Path(output)
