@@ -15,7 +15,6 @@ from tomokit.choose import (
     format_chain,
     load_candidates,
     parse_chain,
-    register_components,
     sample_indices,
 )
 from tomokit.cli import main
@@ -160,7 +159,6 @@ def test_choose_ranks_applies_the_best_and_reports(scans: dict[str, Path], tmp_p
     # the saved pipeline is the run: run again through the core runner, same ranking
     from tomokit.pipeline import load_pipeline, run_pipeline
 
-    register_components()
     again = run_pipeline(load_pipeline(saved), tmp_path / "again.h5")
     assert [c.decode() for c in again.values["ranking"]["ranking"]["candidate"]] == labels
 
@@ -225,7 +223,6 @@ def test_tiqa_without_a_model_suggests_brisque(scans: dict[str, Path], tmp_path:
 def test_build_pipeline_validates_and_names_the_steps(scans: dict[str, Path]) -> None:
     from tomokit.pipeline import parse_pipeline
 
-    register_components()
     text = build_pipeline(scans["noisy"], ["none", "median(size=3)"], scorer="brisque", slices=2)
     pipeline = parse_pipeline(text)
     ids = [s.id for s in pipeline.steps]

@@ -37,7 +37,7 @@ import typer
 from pydantic import Field, field_validator, model_validator
 
 from tomokit.components import Filter, Params, Task
-from tomokit.errors import InvalidInputError, PipelineError
+from tomokit.errors import InvalidInputError, PipelineError, did_you_mean
 
 __all__ = [
     "DEFAULT_CANDIDATES",
@@ -53,7 +53,6 @@ __all__ = [
     "format_chain",
     "load_candidates",
     "parse_chain",
-    "register_components",
     "sample_indices",
 ]
 
@@ -481,38 +480,7 @@ class Correlation(Task):
         return out
 
 
-_COMPONENTS: tuple[tuple[str, str, type[Any]], ...] = (
-    ("filter", "chain", Chain),
-    ("task", "choose_sample", ChooseSample),
-    ("task", "choose_preview", ChoosePreview),
-    ("task", "segmentation_scores", SegmentationScores),
-    ("task", "correlation", Correlation),
-)
-
-
-def register_components(registry: Any = None) -> None:
-    """Make ``filter: chain``, ``task: choose_sample`` and ``task: choose_preview``
-    available in ``registry`` (default: the process's), unless a plugin provides them."""
-    from tomokit.errors import PluginError
-    from tomokit.registry import get_registry
-
-    reg = registry or get_registry()
-    for kind, name, cls in _COMPONENTS:
-        try:
-            reg.get_spec(kind, name)
-            continue
-        except PluginError:
-            reg.register(cls, name)
-
-
 # ------------------------------------------------------------------ candidates
-def _closest(word: str, choices: Sequence[str]) -> str:
-    import difflib
-
-    match = difflib.get_close_matches(word, list(choices), n=1)
-    return f"; did you mean {match[0]!r}?" if match else ""
-
-
 def _expand_entry(entry: Any, loc: tuple[Any, ...], located: Any, file: str,
                   problems: list[tuple[int | None, str]]) -> list[ChainSteps]:
     """One candidates entry -> its chains (every combination of its grids)."""
@@ -551,7 +519,7 @@ def _expand_entry(entry: Any, loc: tuple[Any, ...], located: Any, file: str,
     unknown = sorted(set(entry) - allowed)
     if unknown:
         return bad((*loc, unknown[0]), f"unknown key {unknown[0]!r} in a candidate"
-                   + _closest(unknown[0], sorted(allowed | {"chain"})))
+                   + did_you_mean(unknown[0], sorted(allowed | {"chain"})))
     name = entry.get("filter")
     if not isinstance(name, str):
         return bad(loc, "a candidate names its 'filter' (or is 'none' or a 'chain')")
@@ -560,7 +528,7 @@ def _expand_entry(entry: Any, loc: tuple[Any, ...], located: Any, file: str,
         cls = _filter_class(name)
     except PluginError:
         names = [s.name for s in registry.specs("filter")]
-        return bad((*loc, "filter"), f"unknown filter {name!r}{_closest(name, names)}")
+        return bad((*loc, "filter"), f"unknown filter {name!r}{did_you_mean(name, names)}")
     except InvalidInputError as exc:
         return bad((*loc, "filter"), str(exc))
     params = entry.get("params") or {}
@@ -573,7 +541,7 @@ def _expand_entry(entry: Any, loc: tuple[Any, ...], located: Any, file: str,
         if key not in fields:
             where = "params" if key in params else "grid"
             return bad((*loc, where, key), f"unknown param {key!r} for filter {name!r}"
-                       + _closest(str(key), fields))
+                       + did_you_mean(str(key), fields))
     for key, values in grid.items():
         if not isinstance(values, list) or not values:
             return bad((*loc, "grid", key), f"grid {key!r} of filter {name!r} lists values")
@@ -643,7 +611,7 @@ def _observer_or_scorer(name: str) -> tuple[str, type[Any]]:
             continue
     names = sorted({s.name for k in ("scorer", "observer") for s in reg.specs(k)})
     raise InvalidInputError(f"--scorer {name!r}: no scorer or observer of that name"
-                            + _closest(name, names) + f" (installed: {', '.join(names)})")
+                            + did_you_mean(name, names) + f" (installed: {', '.join(names)})")
 
 
 def build_pipeline(
@@ -787,7 +755,6 @@ def choose(
                             replaceable=lambda q: q.read_bytes()[:15].lower() == b"<!doctype html>")
         if html.resolve() == out.resolve():
             raise InvalidInputError("--report and -o name the same file")
-    register_components()
     text = build_pipeline(src, chains, scorer=scorer, scorer_params=scorer_params,
                           reference=reference, slices=count, dataset=dataset, preview=preview)
     pipeline = parse_pipeline(text, file="<tomokit choose>", base_dir=Path.cwd())

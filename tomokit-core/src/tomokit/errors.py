@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-__all__ = ["InvalidInputError", "PipelineError", "PluginError", "RunError", "TomokitError"]
+__all__ = ["InvalidInputError", "PipelineError", "PluginError", "RunError", "TomokitError",
+           "did_you_mean"]
 
 
 class TomokitError(Exception):
@@ -57,3 +58,12 @@ class PipelineError(InvalidInputError):
 
 class RunError(TomokitError, RuntimeError):
     """A failure while running a pipeline step. The CLI exits with status 1."""
+
+
+def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
+    """``"; did you mean 'x'?"`` for the closest of ``choices``, or ``""``: the one hint
+    that every message about a misspelt name ends with."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""

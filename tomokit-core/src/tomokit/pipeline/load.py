@@ -8,7 +8,6 @@ suggests the close match for a misspelt key or name.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from tomokit.components import KINDS, Component, Params
-from tomokit.errors import PipelineError, PluginError
+from tomokit.errors import PipelineError, PluginError, did_you_mean
 from tomokit.pipeline._refs import ALL, format_label, split_candidate, split_ref
 from tomokit.pipeline.model import InputSpec, PipelineModel, StepModel
 from tomokit.pipeline.yamlfile import LocatedData, load_yaml
@@ -193,14 +192,8 @@ def _is_param_ref(value: Any) -> bool:
     return isinstance(value, dict) and list(value) == ["from"] and isinstance(value["from"], str)
 
 
-def _close(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
 def _suggest(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else f"; allowed: {', '.join(choices)}"
+    return did_you_mean(word, choices) or f"; allowed: {', '.join(choices)}"
 
 
 def _structure_problems(exc: ValidationError, located: LocatedData) -> list[tuple[int | None, str]]:
@@ -626,7 +619,7 @@ class _Checker:
         if cls is not None and key and cls.outputs and key not in cls.outputs:
             self.problem(loc, f"step {step.id!r}: {what} refers to output {key!r} of {group!r}, "
                          f"but {cls.kind} {cls.name or cls.__name__!r} has outputs "
-                         f"{', '.join(cls.outputs)}{_close(key, list(cls.outputs))}")
+                         f"{', '.join(cls.outputs)}{did_you_mean(key, cls.outputs)}")
             return False
         return True
 
