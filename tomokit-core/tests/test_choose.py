@@ -212,9 +212,15 @@ def test_a_missing_input_and_an_existing_foreign_output(
 
 
 def test_tiqa_without_a_model_suggests_brisque(scans: dict[str, Path], tmp_path: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
-    if tomokit.load("scorer", "tiqa").model_path_or_none() is not None:
-        pytest.skip("a tiqa model is installed")
+                                               capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A missing model (named, or none installed) is one line, before anything runs."""
+    code, _, err = _run(["choose", str(scans["noisy"]), "--param", "model=missing.keras",
+                         "-o", str(tmp_path / "o.h5")], capsys)
+    assert code == 2 and "model missing.keras: no such file" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "o.h5").exists()
+    cls = type(tomokit.load("scorer", "tiqa"))  # as if the shipped model were not installed
+    monkeypatch.setattr(cls, "model_path_or_none", lambda self: None)
     code, _, err = _run(["choose", str(scans["noisy"]), "-o", str(tmp_path / "o.h5")], capsys)
     assert code == 2 and "no model installed" in err and "--scorer brisque" in err
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "o.h5").exists()
