@@ -59,3 +59,25 @@ def test_readme_has_the_two_commands():
     demo_line = next(ln for ln in lines if ln.startswith(install) and "examples/demo.yaml" in ln)
     assert demo_line.endswith("tomokit run examples/demo.yaml -o results/demo.h5")
     assert os.path.exists(ROOT / "examples" / "demo.yaml")
+
+
+@pytest.mark.parametrize("command", ["choose", "segment"])
+def test_readme_command_with_a_shipped_model_runs(command: str, tmp_path) -> None:
+    """The README's `tomokit choose` and `tomokit segment` lines, as written (outputs under
+    a temporary folder instead of results/), with the shipped models."""
+    import shlex
+
+    from tomokit.cli import main
+
+    readme = (ROOT / "README.md").read_text()
+    line = next(ln.strip() for b in re.findall(r"```bash\n(.*?)```", readme, re.S)
+                for ln in b.splitlines() if ln.strip().startswith(f".venv/bin/tomokit {command} "))
+    argv = [a.replace("examples/", f"{ROOT}/examples/", 1).replace("results/", f"{tmp_path}/", 1)
+            for a in shlex.split(line.split("#")[0])[1:]]
+    assert main([*argv, "-q"] if command == "choose" else argv) == 0
+    out = argv[argv.index("-o") + 1]
+    assert os.path.getsize(out) > 0
+    if command == "choose":
+        assert os.path.getsize(argv[argv.index("--report") + 1]) > 0
+    else:
+        assert os.listdir(argv[argv.index("--png") + 1])
