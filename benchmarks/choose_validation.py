@@ -65,7 +65,7 @@ def make_case(k: int, size: int, slices: int) -> dict[str, Any]:
 
 
 def f1_of(seg: Any, image: np.ndarray, labels: np.ndarray, phantom: str, seg_name: str) -> float:
-    from tomokit.choose import SegmentationScores
+    from tomokit.study import SegmentationScores
 
     out = seg.run_step({"images": image}, rng=np.random.default_rng(0))
     params: dict[str, Any] = {"truth_groups": GROUPS[phantom]}

@@ -23,9 +23,9 @@ def tomokit_components() -> list[ComponentSpec]:
                       "Evenly spaced slices of a volume, windowed to [0, 1]"),
         ComponentSpec("task", "choose_preview", "tomokit.choose:ChoosePreview",
                       "Central full-resolution crop of a candidate's middle slice"),
-        ComponentSpec("task", "segmentation_scores", "tomokit.choose:SegmentationScores",
+        ComponentSpec("task", "segmentation_scores", "tomokit.study:SegmentationScores",
                       "Per-slice F1 and IoU of a segmentation against its ground truth"),
-        ComponentSpec("task", "correlation", "tomokit.choose:Correlation",
+        ComponentSpec("task", "correlation", "tomokit.study:Correlation",
                       "SROCC/PLCC between two values of sweep candidates, per group"),
     ]
 
