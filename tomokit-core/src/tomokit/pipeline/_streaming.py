@@ -222,7 +222,6 @@ class _VolumeSink(DirectSink):
                  codec: str = "none") -> None:
         self.path, self.n, self.attrs = path, n, attrs
         self.fmt, self.codec = fmt, codec
-        self.direct = fmt == "zarr"
         self.tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
         self.store = stores_dir(path) / f"{path.stem}.zarr"
         self.store_tmp = self.store.with_name(f".{self.store.name}.tmp-{os.getpid()}")
