@@ -569,7 +569,7 @@ def choose(
     """Run ``tomokit choose``: returns ``{'best', 'ranking', 'output', 'report',
     'pipeline'}`` with ``ranking`` a list of ``(rank, chain, score)``."""
     from tomokit import io
-    from tomokit.io._guard import RESULTS_SUFFIXES, check_output, is_tomokit_results, output_lock
+    from tomokit.io._guard import RESULTS_SUFFIXES, check_output, is_tomokit_results
     from tomokit.pipeline import parse_pipeline, read_results, run_pipeline
 
     src = Path(path)
@@ -600,17 +600,13 @@ def choose(
                        replaceable=is_tomokit_results)
     html = None
     if report is not None:
-        html = check_output(report, what="--report", suffixes=(".html", ".htm"),
-                            format_name="an HTML report", inputs=[*inputs, out],
-                            overwrite=overwrite,
-                            replaceable=lambda q: q.read_bytes()[:15].lower() == b"<!doctype html>")
-        if html.resolve() == out.resolve():
-            raise InvalidInputError("--report and -o name the same file")
+        from tomokit.report import check_report_output
+
+        html = check_report_output(report, results=out, inputs=inputs, overwrite=overwrite)
     text = build_pipeline(src, chains, scorer=scorer, scorer_params=scorer_params,
                           reference=reference, slices=count, dataset=dataset, preview=preview)
     pipeline = parse_pipeline(text, file="<tomokit choose>", base_dir=Path.cwd())
-    with output_lock(out):
-        run_pipeline(pipeline, out, on_step=on_step)
+    run_pipeline(pipeline, out, on_step=on_step)  # takes the output lock itself
     results = read_results(out)
     table = results["ranking"]["ranking"]
     ranking = [(int(r["rank"]), r["candidate"].decode().removeprefix("chain="),

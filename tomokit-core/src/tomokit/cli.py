@@ -349,6 +349,11 @@ def run(
         typer.Option("--overwrite", help="Replace existing OUTPUT / --log-json files that "
                      "an earlier tomokit run did not write."),
     ] = False,
+    report: Annotated[
+        Path | None,
+        typer.Option("--report", help="Also write the HTML report of the results "
+                     "(as `tomokit report`)."),
+    ] = None,
 ) -> None:
     """Run a pipeline and write its results to one HDF5 file.
 
@@ -412,6 +417,10 @@ def run(
         except InvalidInputError:
             log_ok = False
             raise
+        if report is not None:
+            from tomokit.report import check_report_output
+
+            check_report_output(report, results=target, inputs=inputs, overwrite=overwrite)
         overrides: dict[str, Any] = {}
         if executor is not None:
             if executor in ("local", "dask"):
@@ -466,6 +475,11 @@ def run(
         write_log()
         raise
     write_log()
+    written = None
+    if report is not None:
+        from tomokit.report import write_report
+
+        written = write_report(summary.output, report)
     if quiet:
         return
     if summary.reused:
@@ -477,6 +491,8 @@ def run(
         table.add_row(rec.id, rec.kind, rec.name,
                       "reused" if rec.reused else f"{rec.seconds:.2f}", rec.summary)
     out.print(table)
+    if written is not None:
+        err.print(f"wrote {written}", markup=False)
 
 
 def _progress(quiet: bool) -> Any:

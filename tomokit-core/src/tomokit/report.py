@@ -91,7 +91,8 @@ def _numbers(arr: np.ndarray, name: str) -> str:
         return f"<table><tr><th>{html.escape(name)}</th>{cells}</tr></table>"
     stats = (f"mean {np.nanmean(arr):.6g}, median {np.nanmedian(arr):.6g}, "
              f"min {np.nanmin(arr):.6g}, max {np.nanmax(arr):.6g}")
-    return f"<p><b>{html.escape(name)}</b>: {arr.size} values; {stats}</p>" + _svg_plot(arr, name)
+    return (f"<p><b>{html.escape(name)}</b>: {arr.size} values; {stats}</p>"
+            + _svg_plot(arr.ravel(), name))
 
 
 def _structured(arr: np.ndarray, best_first: bool = False) -> str:
@@ -110,12 +111,21 @@ def _structured(arr: np.ndarray, best_first: bool = False) -> str:
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
+def _channels_last(shape: tuple[int, ...]) -> bool:
+    """An ``(H, W, C)`` image with a few channels (class probabilities of one slice),
+    not a stack of slices."""
+    return len(shape) == 3 and shape[-1] <= 4 and min(shape[:2]) >= 4
+
+
 def _middle(dataset: Any) -> np.ndarray:
     """The slice a thumbnail shows, read alone: the middle slice of a volume, the
     argmax of class probabilities."""
     shape = dataset.shape
     if len(shape) == 2:
         return np.asarray(dataset[()])
+    if _channels_last(shape):
+        image = np.asarray(dataset[()])
+        return image.argmax(axis=-1) if shape[-1] > 1 else image[..., 0]
     mid = np.asarray(dataset[shape[0] // 2])
     if mid.ndim == 3:  # (H, W, C): probabilities or channels
         return mid.argmax(axis=-1) if mid.shape[-1] > 1 else mid[..., 0]
@@ -141,9 +151,12 @@ def _node(node: Any, name: str) -> str:
         value = node[()]
         text = value.decode() if isinstance(value, bytes) else str(value)
         return f"<p><b>{html.escape(name)}</b></p><pre>{html.escape(text)}</pre>"
-    if node.ndim >= 2 and min(node.shape[-2:]) >= 4 and arr_kind in "biuf":
-        return _img(_middle(node), f"{name}: {node.dtype} {node.shape}"
-                    + (" (middle slice)" if node.ndim >= 3 else ""))
+    if node.ndim >= 2 and arr_kind in "biuf" and (
+            min(node.shape[-2:]) >= 4 or _channels_last(node.shape)):
+        return _img(_middle(node), f"{name}: {node.dtype} {node.shape}" + (
+            " (most probable class)" if _channels_last(node.shape) and node.shape[-1] > 1
+            else " (middle slice)" if node.ndim >= 3 and not _channels_last(node.shape)
+            else ""))
     return _numbers(np.asarray(node[()]), name)
 
 
@@ -218,6 +231,22 @@ def _sweep_card(h5: Any, group: str, members: list[str]) -> str:
     return (f'<div class="step" id="{html.escape(group)}"><h2>{html.escape(group)} '
             f'({len(members)} candidates)</h2><p class="meta">'
             f'{html.escape(str(first.attrs.get("kind", "")))}</p>{body}</div>')
+
+
+def check_report_output(report: str | os.PathLike[str], *, results: Path,
+                        inputs: list[Path], overwrite: bool = False) -> Path:
+    """Check a ``--report`` path before a run starts (one clear error, nothing written):
+    HTML, not an input, not the results file, and not an existing file tomokit did not
+    write unless ``overwrite``."""
+    from tomokit.io._guard import check_output
+
+    html_out = check_output(
+        report, what="--report", suffixes=(".html", ".htm"), format_name="an HTML report",
+        inputs=[*inputs, results], overwrite=overwrite,
+        replaceable=lambda q: q.read_bytes()[:15].lower() == b"<!doctype html>")
+    if html_out.resolve() == Path(results).resolve():
+        raise InvalidInputError("--report and -o name the same file")
+    return html_out
 
 
 def write_report(results: str | os.PathLike[str], output: str | os.PathLike[str]) -> Path:
