@@ -186,3 +186,26 @@ def test_model_spec_validation():
     with pytest.raises(PluginError, match="resource"):
         ModelSpec("pkg/m", "pkg/m.keras")
     assert ModelSpec("pkg/m", "pkg.sub:models/m.keras").relative_path == "models/m.keras"
+
+
+def test_loaded_network_shared_until_the_file_changes(saved, tmp_path):
+    """Components naming the same unchanged file share one loaded network (a sweep scores
+    with one model, traced once); a rewritten file is read again."""
+    model = _copy(saved, tmp_path / "m")
+    a = TinyDenoiser(model=str(model), device="cpu")
+    b = TinyDenoiser(model=str(model), device="cpu")
+    assert a.network is b.network
+    x = patches(2)["noisy"][..., None]
+    before = a.predict(x)
+    import keras
+
+    keras.utils.set_random_seed(1)
+    other = TinyDenoiser(device="cpu")
+    net = other.build_network(other.TrainParams(), None)  # type: ignore[arg-type]
+    net.set_weights([w + 0.1 for w in net.get_weights()])
+    save_model(net, model, component=("filter", "tiny_denoiser"), params={"device": "cpu"},
+               seed=1, device="cpu")
+    c = TinyDenoiser(model=str(model), device="cpu")
+    assert c.network is not a.network
+    assert not np.array_equal(c.predict(x), before)
+    assert np.array_equal(a.predict(x), before)  # a keeps the network it loaded

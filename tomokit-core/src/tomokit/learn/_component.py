@@ -31,6 +31,12 @@ __all__ = ["KerasComponent"]
 
 _LOAD_LOCK = threading.Lock()
 K = TypeVar("K", bound="KerasComponent")
+# Networks read from files, shared by every component that names the same unchanged file
+# on the same device: a sweep of 14 candidates scores with one loaded (and traced) model,
+# not 14. Each entry carries the lock its predictions hold. Inference only: training
+# builds its own network.
+_LOADED: dict[tuple[Any, ...], tuple[Any, threading.Lock, Any]] = {}
+_LOADED_MAX = 8
 
 
 class KerasComponent(Trainable):
@@ -234,9 +240,20 @@ class KerasComponent(Trainable):
                         f"{kind} {name!r}: no model; pass model=PATH.keras or a shipped model "
                         "name (tomokit models list), or train one (fit / tomokit train)"
                     )
-                with device_scope(self.device):
-                    net = load_model(path, component=type(self).component_id())
-                self.__dict__.setdefault("_info", check_model_file(path))
+                stat = path.stat()
+                key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, str(self.device),
+                       type(self).component_id())
+                entry = _LOADED.pop(key, None)
+                if entry is None:
+                    with device_scope(self.device):
+                        net = load_model(path, component=type(self).component_id())
+                    entry = (net, threading.Lock(), check_model_file(path))
+                _LOADED[key] = entry  # most recently used last
+                while len(_LOADED) > _LOADED_MAX:
+                    _LOADED.pop(next(iter(_LOADED)))
+                net, lock, info = entry
+                self.__dict__.setdefault("_info", info)
+                self.__dict__["_predict_lock"] = lock
                 self.__dict__["_network"] = net
         return net
 
