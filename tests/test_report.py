@@ -90,3 +90,25 @@ def test_report_in_a_headless_browser(results: Path, tmp_path):
                           "--dump-dom", page.as_uri()], capture_output=True, text=True,
                          timeout=120).stdout
     assert len(re.findall(r'<img class="thumb"', dom)) == 20
+
+
+def test_run_writes_the_report_and_checks_its_path_first(tmp_path, capsys):
+    """`tomokit run --report`: the page after the run; a bad --report path is refused
+    before anything runs (no results file either). Class probabilities (H, W, C) are an
+    image (the most probable class), not a plot of H x W x C values."""
+    (tmp_path / "p.yaml").write_text("""
+steps:
+  - {id: ph, phantom: electrode, params: {size: 48}}
+  - {id: seg, segmenter: otsu, inputs: {images: ph}}
+""")
+    out, page = tmp_path / "out.h5", tmp_path / "out.html"
+    for bad in (tmp_path / "out.png", out, tmp_path / "p.yaml"):
+        assert main(["run", str(tmp_path / "p.yaml"), "-o", str(out), "--report", str(bad),
+                     "-q"]) == 2
+        assert not out.exists()
+    assert "--report" in capsys.readouterr().err
+    assert main(["run", str(tmp_path / "p.yaml"), "-o", str(out), "--report", str(page),
+                 "-q"]) == 0
+    text = page.read_text()
+    assert "(48, 48, 2) (most probable class)" in text
+    assert text.count('<img class="thumb"') >= 3
