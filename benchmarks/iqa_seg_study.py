@@ -39,12 +39,16 @@ EXAMPLE = ROOT / "examples" / "iqa_seg_study.yaml"
 PAPER = {"ring": (0.925, 0.887), "noise": (0.829, 0.877), "blur": (0.928, 0.952)}
 TYPES = ("noise", "blur", "ring")
 
-#: Per phantom: the fixed window [low, low + range] (1/cm) mapped to [0, 1], and the
-#: two classes the truth is merged into (dark: pores, carbon binder / void, separator,
-#: anode, Al foil; bright: active material / can, Cu foil, cathode), as Otsu splits them.
+#: Per phantom: the fixed window [low, low + range] (1/cm) mapped to [0, 1], the two
+#: classes the truth is merged into, which are the shipped D-LinkNet's phases
+#: (benchmarks/segmentation_train.py FOREGROUND; background: pores, carbon binder /
+#: void, separator, anode; solid: active material / can, Cu foil, cathode, Al foil), and
+#: the phantom's params as that model was trained (8 turns: at 256 px the default
+#: winding puts every layer under a pixel).
 PHANTOMS: dict[str, dict[str, Any]] = {
-    "electrode": {"window": (-3.0, 33.0), "groups": [[0, 2], [1]]},
-    "jelly_roll": {"window": (-0.5, 5.0), "groups": [[0, 2, 3, 6], [1, 4, 5]]},
+    "electrode": {"window": (-3.0, 33.0), "groups": [[0, 2], [1]], "params": {}},
+    "jelly_roll": {"window": (-0.5, 5.0), "groups": [[0, 2, 3], [1, 4, 5, 6]],
+                   "params": {"turns": 8}},
 }
 
 #: The CI size stops at level 4: TIQA's blur level 5 (sigma 33 px) leaves a 96 px slice
@@ -69,7 +73,9 @@ def build_study(*, size: int, count: int, scorer: str = "tiqa",
         groups = PHANTOMS[ph]["groups"]
         steps += [
             {"id": f"{ph}_scan", "task": "acquired_slices",
-             "params": {"phantom": ph, "size": size, "count": count}},
+             "params": {"phantom": ph, "size": size, "count": count,
+                        **({"phantom_params": PHANTOMS[ph]["params"]}
+                           if PHANTOMS[ph]["params"] else {})}},
             {"id": f"{ph}_image", "filter": "chain",
              "params": {"chain": "none", "data_min": low, "data_range": high - low,
                         "rescale": True},
