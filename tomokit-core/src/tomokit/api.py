@@ -18,7 +18,7 @@ from tomokit.components import (
     SuperResolver,
     Task,
 )
-from tomokit.errors import InvalidInputError
+from tomokit.errors import InvalidInputError, validation_message
 from tomokit.registry import get_registry
 
 __all__ = ["component_class", "format_validation_error", "load"]
@@ -34,7 +34,7 @@ def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
     lines = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in (prefix, *err["loc"]) if p != "")
-        lines.append(f"{loc or '(params)'}: {err['msg']}")
+        lines.append(f"{loc or '(params)'}: {validation_message(dict(err))}")
     return "; ".join(lines)
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = ["InvalidInputError", "PipelineError", "PluginError", "RunError", "TomokitError",
-           "did_you_mean"]
+           "did_you_mean", "validation_message"]
 
 
 class TomokitError(Exception):
@@ -67,3 +69,12 @@ def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
 
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def validation_message(err: dict[str, Any]) -> str:
+    """The text of one pydantic error, without pydantic's ``"Value error, "`` prefix on
+    a validator's own message (which already says what is wrong)."""
+    msg = str(err.get("msg", ""))
+    if err.get("type") in ("value_error", "assertion_error"):
+        msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    return msg

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from tomokit.components import KINDS, Component, Params
-from tomokit.errors import PipelineError, PluginError, did_you_mean
+from tomokit.errors import PipelineError, PluginError, did_you_mean, validation_message
 from tomokit.pipeline._refs import ALL, format_label, split_candidate, split_ref
 from tomokit.pipeline.model import InputSpec, PipelineModel, StepModel
 from tomokit.pipeline.yamlfile import LocatedData, load_yaml
@@ -566,8 +566,11 @@ class _Checker:
                     self.problem(loc, f"unknown param {key!r} for {kind} {name!r}{hint}")
                 elif err["type"] == "missing":
                     self.problem(params_loc, f"{kind} {name!r} needs param {key!r}")
+                elif not err["loc"]:  # a check across params
+                    self.problem(loc, f"params of {kind} {name!r}: {validation_message(dict(err))}")
                 else:
-                    self.problem(loc, f"param {key!r} of {kind} {name!r}: {err['msg']}")
+                    self.problem(loc, f"param {key!r} of {kind} {name!r}: "
+                                      f"{validation_message(dict(err))}")
             if ok_missing:  # only params that come from earlier steps are missing
                 return cls.Params.model_construct(**raw)
             return None
