@@ -106,3 +106,23 @@ def test_patch_batch_augmented_crops_stay_aligned():
         np.testing.assert_allclose(block_mean(truth[k, ..., 0], 4), low[k, ..., 0], atol=1e-5)
     assert guide.shape == truth.shape == (len(triples), 32, 32, 1)
     assert guide.min() > -0.2 and guide.max() < 1.2
+
+
+def test_patch_batch_wrong_guide_swaps_guides_between_rows():
+    """With ``wrong_guide=1`` every row gets another row's guide crop (the robustness
+    augmentation); the maps and truths stay paired."""
+    triples = make_triples("train", 2, size=64, noise=False)
+    lows = np.stack([t.low for t in triples])
+    guides = np.stack([t.guide for t in triples])
+    truths = np.stack([t.truth for t in triples])
+    kw = dict(patch=8, augment_data=True, max_shift=0.0)
+    (low0, guide0), truth0 = patch_batch(lows, guides, truths, rng=np.random.default_rng(5),
+                                         wrong_guide=0.0, **kw)
+    (low1, guide1), truth1 = patch_batch(lows, guides, truths, rng=np.random.default_rng(5),
+                                         wrong_guide=1.0, **kw)
+    np.testing.assert_array_equal(low0, low1)
+    np.testing.assert_array_equal(truth0, truth1)
+    for k in range(len(low1)):
+        np.testing.assert_allclose(block_mean(truth1[k, ..., 0], 4), low1[k, ..., 0], atol=1e-5)
+        assert not np.array_equal(guide1[k], guide0[k])
+        assert any(np.array_equal(guide1[k], guide0[j]) for j in range(len(low0)) if j != k)

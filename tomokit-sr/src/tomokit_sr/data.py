@@ -186,6 +186,7 @@ def patch_batch(
     rng: np.random.Generator,
     augment_data: bool = True,
     max_shift: float = 2.0,
+    wrong_guide: float = 0.0,
 ) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
     """One batch ``((low (B, p, p, 1), guide (B, fp, fp, 1)), truth (B, fp, fp, 1))`` from
     rows ``lows (B, h, w)``, ``guides``/``truths (B, f h, f w)``.
@@ -194,7 +195,11 @@ def patch_batch(
     the low map's max, guide to [0, 1] over the whole image), a ``patch x patch``
     low-resolution crop (the matching ``f patch`` crop of guide and truth) is cut at a
     position from ``rng`` and, with ``augment_data``, :func:`augment`-ed (the crop is
-    taken with a margin that the guide's shift moves into view, then trimmed).
+    taken with a margin that the guide's shift moves into view, then trimmed). With
+    ``augment_data``, each row's guide is, with probability ``wrong_guide``, swapped for
+    another row's guide crop: a guide that says nothing about this map, from which the
+    network learns to fall back on the map itself rather than copy edges that are not
+    there (a guide from the wrong slice, or misregistered beyond the shifts).
     """
     lows, guides, truths = np.asarray(lows), np.asarray(guides), np.asarray(truths)
     n, h, w = lows.shape
@@ -230,6 +235,11 @@ def patch_batch(
         out_low.append(low[c:c + patch, c:c + patch])
         out_guide.append(guide[fc:fc + fp, fc:fc + fp])
         out_truth.append(truth[fc:fc + fp, fc:fc + fp])
+    if augment_data and wrong_guide > 0 and n > 1:
+        given = list(out_guide)
+        for k in range(n):
+            if rng.random() < wrong_guide:
+                out_guide[k] = given[(k + 1 + int(rng.integers(n - 1))) % n]
     return (
         (np.stack(out_low)[..., None].astype(np.float32),
          np.stack(out_guide)[..., None].astype(np.float32)),

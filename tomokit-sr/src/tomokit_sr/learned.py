@@ -51,6 +51,10 @@ class SRTrainParams(BaseTrainParams):
     max_shift: float = Field(
         2.0, ge=0, le=16, description="Largest guide misregistration of the augmentation (px)."
     )
+    wrong_guide: float = Field(
+        0.0, ge=0, le=1, description="Share of training crops whose guide is another "
+        "crop's (no information): teaches the network not to trust a guide blindly.",
+    )
     n_feats: int = Field(32, ge=1, le=512, description="Features of the low-resolution branch.")
     n_blocks: int = Field(8, ge=0, le=64, description="Residual blocks of the low branch.")
     guide_feats: int = Field(16, ge=1, le=512, description="Features of the guide branch.")
@@ -120,8 +124,14 @@ class _LearnedSR(KerasComponent, SRBase):
     @property
     def test_figures(self) -> dict[str, Any]:
         """Held-out test figures recorded with the model (empty if none)."""
-        return dict(self.__dict__.get("_test") or (self.__dict__.get("_info") or {}).get("test")
-                    or {})
+        info = self.__dict__.get("_info")
+        if info is None and self.__dict__.get("_test") is None:
+            path = self.model_path_or_none()
+            if path is not None:  # read from the sidecar, without loading the network
+                from tomokit.learn import model_info
+
+                info = model_info(path)
+        return dict(self.__dict__.get("_test") or (info or {}).get("test") or {})
 
     # ----------------------------------------------------------------- training
     def build_network(self, train: BaseTrainParams, data: TrainData) -> Any:
@@ -153,7 +163,7 @@ class _LearnedSR(KerasComponent, SRBase):
             (low, guide), truth = patch_batch(
                 data.read("low", idx), data.read("guide", idx), data.read("truth", idx),
                 patch=train.patch, rng=crops, augment_data=training and train.augment,
-                max_shift=train.max_shift,
+                max_shift=train.max_shift, wrong_guide=train.wrong_guide,
             )
             yield self._inputs(low, guide), truth
 

@@ -48,7 +48,8 @@ RECIPES: dict[str, Recipe] = {
         train_phantoms=196, validation_phantoms=14, test_phantoms=28, size=256, test_size=256,
         train={"epochs": 24, "steps_per_epoch": 100, "batch_size": 16, "patch": 16,
                "learning_rate": 1e-3, "schedule": "step", "lr_steps": (16, 21),
-               "lr_factor": 0.3},
+               "lr_factor": 0.3, "wrong_guide": 0.15},
+        edsr={"wrong_guide": 0.0},
     ),
 }
 
