@@ -171,3 +171,26 @@ def test_tomokit_contracts(cls, tiny_data, trained):
     check_trainable(cls, tiny_data, train={k: v for k, v in TINY.items() if k != "epochs"},
                     factor=2)
     check_component(cls, factor=2, model=str(trained[cls.method][1]))
+
+
+def test_shipped_models_load_safely_and_rank_as_measured():
+    """The shipped x4 models (tomokit sr-train --recipe shipped): found without a model
+    param, read with safe_mode, under 20 MB with their test figures in the sidecar; on
+    held-out phantoms chemisr beats edsr, joint bilateral upsampling and bicubic, and
+    edsr beats bicubic (benchmarks/sr_table.py has the full table)."""
+    from tomokit_sr.recipes import evaluate
+
+    chemisr = tomokit.load("super_resolver", "chemisr")
+    edsr = tomokit.load("super_resolver", "edsr")
+    for comp in (chemisr, edsr):
+        path = comp.model_path
+        assert path is not None and path.name == f"{comp.method}_x4.keras"
+        assert path.stat().st_size < 20 * 2**20
+        figures = comp.test_figures
+        assert figures["method"]["mse"] < figures["bicubic"]["mse"]
+    test = make_triples("test", 2, factor=4, size=256)  # the size the models were trained at
+    mse = {name: evaluate(tomokit.load("super_resolver", name), test)["mse"]
+           for name in ("bicubic", "joint_bilateral")}
+    mse["edsr"], mse["chemisr"] = evaluate(edsr, test)["mse"], evaluate(chemisr, test)["mse"]
+    assert mse["chemisr"] < min(mse["edsr"], mse["joint_bilateral"]), mse
+    assert mse["edsr"] < mse["bicubic"], mse
