@@ -83,7 +83,7 @@ def test_readme_demo_runs_the_quality_guided_choice(tmp_path) -> None:
     ssim = {row["candidate"].decode(): float(row["score"])
             for row in results["oracle"]["ranking"]}
     assert best in ssim and best != "chain=none"
-    assert ssim[best] > ssim["chain=none"] + 0.02
+    assert ssim[best] > ssim["chain=none"] + 0.01
     assert set(np.unique(results["segmented"]["labels"])) == {0, 1}
     page = (tmp_path / "quickstart.html").read_text()
     assert page.count("<img") >= 14 + 3 and "ranking" in page
