@@ -2,8 +2,9 @@
 picks give as good a segmentation as the best candidate?
 
 Held-out acquired phantoms (electrode and jelly roll, seeds no training used) carry
-several distortions at once: photon noise, detector gain errors (rings) and detector
-blur, each drawn per case. For every case, every candidate chain of the default set of
+several distortions at once: the acquisition's photon noise, detector gain errors
+(rings) and detector blur, then TIQA's noise and ring distortions on the windowed slice
+(levels drawn per case, 0 = none), so that pre-processing has something to remove. For every case, every candidate chain of the default set of
 ``tomokit choose`` is applied, each result is segmented (Otsu, or D-LinkNet with
 ``--seg-model``) and scored against the phantom's labels (F1, two classes merged as in
 benchmarks/iqa_seg_study.py), and scored by each no-reference scorer. Compared:
@@ -36,8 +37,14 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: Truth labels merged into (dark, bright) classes, as Otsu splits them.
-GROUPS = {"electrode": [[0, 2], [1]], "jelly_roll": [[0, 2, 3, 6], [1, 4, 5]]}
+#: Truth labels merged into the shipped D-LinkNet's two phases (background, solid), for
+#: every segmenter (benchmarks/segmentation_train.py FOREGROUND): electrode pore + carbon
+#: binder / active material; jelly roll void, separator, anode / can, Cu foil, cathode,
+#: Al foil.
+GROUPS = {"electrode": [[0, 2], [1]], "jelly_roll": [[0, 2, 3], [1, 4, 5, 6]]}
+#: Phantom parameters, as the shipped D-LinkNet was trained (8 turns: at 256 px the
+#: default winding puts every layer under a pixel).
+PHANTOM_PARAMS: dict[str, dict[str, Any]] = {"electrode": {}, "jelly_roll": {"turns": 8}}
 QUICK: dict[str, Any] = {"cases": 6, "size": 96, "slices": 2}
 FULL: dict[str, Any] = {"cases": 24, "size": 256, "slices": 2}
 SEED = 10_000  # case seeds start here: none of the recipes trains on them
@@ -53,15 +60,25 @@ def make_case(k: int, size: int, slices: int) -> dict[str, Any]:
     acq = {"i0": float(10 ** rng.uniform(np.log10(2e3), np.log10(3e4))),
            "gain_sigma": float(rng.uniform(0.005, 0.03)),
            "blur_sigma": float(rng.uniform(0.5, 1.5))}
-    gen = tomokit.load("phantom", phantom, size=size)
-    images, labels = [], []
+    levels = {"noise": int(rng.integers(0, 5)), "ring": int(rng.integers(0, 5))}
+    gen = tomokit.load("phantom", phantom, size=size, **PHANTOM_PARAMS[phantom])
+    shots, labels = [], []
     for j in range(slices):
         sample = gen.generate((size, size), np.random.default_rng([SEED + k, j]))
         shot = acquire(sample, acq, rng=np.random.default_rng([SEED + k, j, 1]))
-        images.append(shot.image)
+        shots.append(shot.image)
         labels.append(shot.labels)
-    return {"case": k, "phantom": phantom, "acquisition": acq,
-            "images": np.stack(images).astype(np.float32), "labels": np.stack(labels)}
+    stack = np.stack(shots).astype(np.float64)
+    low, high = (float(v) for v in np.percentile(stack, [0.5, 99.5]))
+    images = np.clip((stack - low) / (high - low), 0.0, 1.0)
+    for name, level in levels.items():  # TIQA's distortions on the [0, 1] slices
+        if level:
+            dist = tomokit.load("distortion", name, level=level, data_range=1.0)
+            images = np.stack([dist.apply(im, rng=np.random.default_rng([SEED + k, j, 2]))
+                               for j, im in enumerate(images)])
+    return {"case": k, "phantom": phantom, "acquisition": {**acq, **{
+                f"{n}_level": float(v) for n, v in levels.items()}},
+            "images": images.astype(np.float32), "labels": np.stack(labels)}
 
 
 def f1_of(seg: Any, image: np.ndarray, labels: np.ndarray, phantom: str, seg_name: str) -> float:
@@ -149,8 +166,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cases", type=int, default=None)
     ap.add_argument("--size", type=int, default=None)
     ap.add_argument("--tiqa-model", default=None, help="TIQA model (default: the shipped one).")
+    ap.add_argument("--segmenter", choices=("otsu", "dlinknet"), default="otsu",
+                    help="dlinknet: the shipped model, or --seg-model FILE.")
     ap.add_argument("--seg-model", default=None,
-                    help="D-LinkNet model file: segment with it instead of Otsu.")
+                    help="D-LinkNet model file (implies --segmenter dlinknet).")
     ap.add_argument("--candidates", type=Path, default=None,
                     help="Candidates YAML (default: tomokit choose's default set).")
     ap.add_argument("--out", type=Path, default=None, help="JSON file to write.")
@@ -174,8 +193,10 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
     scorers["brisque"] = tomokit.load("scorer", "brisque", data_range=1.0)
     scorers["brisque_tomo"] = tomokit.load("scorer", "brisque_tomo", data_range=1.0)
-    if a.seg_model:
-        seg_name, seg = "dlinknet", tomokit.load("segmenter", "dlinknet", model=a.seg_model)
+    if a.seg_model or a.segmenter == "dlinknet":
+        seg_name = "dlinknet"
+        seg = tomokit.load("segmenter", "dlinknet",
+                           **({"model": a.seg_model} if a.seg_model else {}))
     else:
         seg_name, seg = "otsu", tomokit.load("segmenter", "otsu")
     t0 = time.perf_counter()
@@ -189,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarise(rows, list(scorers))
     print(format_summary(summary, seg_name))
     out = a.out or ROOT / "benchmarks" / "results" / (
-        "choose_validation_quick.json" if a.quick else "choose_validation.json")
+        f"choose_validation{'_quick' if a.quick else ''}_{seg_name}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     doc = {"format": "tomokit-benchmark/choose_validation",
            "command": "benchmarks/choose_validation.py " + " ".join(
