@@ -37,14 +37,6 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: Truth labels merged into the shipped D-LinkNet's two phases (background, solid), for
-#: every segmenter (benchmarks/segmentation_train.py FOREGROUND): electrode pore + carbon
-#: binder / active material; jelly roll void, separator, anode / can, Cu foil, cathode,
-#: Al foil.
-GROUPS = {"electrode": [[0, 2], [1]], "jelly_roll": [[0, 2, 3], [1, 4, 5, 6]]}
-#: Phantom parameters, as the shipped D-LinkNet was trained (8 turns: at 256 px the
-#: default winding puts every layer under a pixel).
-PHANTOM_PARAMS: dict[str, dict[str, Any]] = {"electrode": {}, "jelly_roll": {"turns": 8}}
 QUICK: dict[str, Any] = {"cases": 6, "size": 96, "slices": 2}
 FULL: dict[str, Any] = {"cases": 24, "size": 256, "slices": 2}
 SEED = 10_000  # case seeds start here: none of the recipes trains on them
@@ -61,6 +53,8 @@ def make_case(k: int, size: int, slices: int) -> dict[str, Any]:
            "gain_sigma": float(rng.uniform(0.005, 0.03)),
            "blur_sigma": float(rng.uniform(0.5, 1.5))}
     levels = {"noise": int(rng.integers(0, 5)), "ring": int(rng.integers(0, 5))}
+    from tomokit_seg.phases import PHANTOM_PARAMS, groups
+
     gen = tomokit.load("phantom", phantom, size=size, **PHANTOM_PARAMS[phantom])
     shots, labels = [], []
     for j in range(slices):
@@ -68,6 +62,7 @@ def make_case(k: int, size: int, slices: int) -> dict[str, Any]:
         shot = acquire(sample, acq, rng=np.random.default_rng([SEED + k, j, 1]))
         shots.append(shot.image)
         labels.append(shot.labels)
+        phases = sample.phases
     stack = np.stack(shots).astype(np.float64)
     low, high = (float(v) for v in np.percentile(stack, [0.5, 99.5]))
     images = np.clip((stack - low) / (high - low), 0.0, 1.0)
@@ -78,23 +73,22 @@ def make_case(k: int, size: int, slices: int) -> dict[str, Any]:
                                for j, im in enumerate(images)])
     return {"case": k, "phantom": phantom, "acquisition": {**acq, **{
                 f"{n}_level": float(v) for n, v in levels.items()}},
-            "images": images.astype(np.float32), "labels": np.stack(labels)}
+            "images": images.astype(np.float32), "labels": np.stack(labels),
+            "groups": groups(phantom, phases)}
 
 
-def f1_of(seg: Any, image: np.ndarray, labels: np.ndarray, phantom: str, seg_name: str) -> float:
+def f1_of(seg: Any, image: np.ndarray, labels: np.ndarray,
+          truth_groups: list[list[int]]) -> float:
     from tomokit.study import SegmentationScores
 
     out = seg.run_step({"images": image}, rng=np.random.default_rng(0))
-    params: dict[str, Any] = {"truth_groups": GROUPS[phantom]}
-    if seg_name == "dlinknet":
-        params["pred_groups"] = [[0, 2], [1]]
-    scores = SegmentationScores(params).run({"labels": out["labels"], "truth": labels},
+    scores = SegmentationScores({"truth_groups": truth_groups}).run({"labels": out["labels"], "truth": labels},
                                             rng=np.random.default_rng(0))
     return float(np.mean(scores["f1"]))
 
 
-def run_case(case: dict[str, Any], chains: list[str], scorers: dict[str, Any], seg: Any,
-             seg_name: str) -> dict[str, Any]:
+def run_case(case: dict[str, Any], chains: list[str], scorers: dict[str, Any],
+             seg: Any) -> dict[str, Any]:
     from tomokit.choose import Chain
     from tomokit.selection import rank_candidates
 
@@ -111,7 +105,7 @@ def run_case(case: dict[str, Any], chains: list[str], scorers: dict[str, Any], s
         # the chain as tomokit choose applies it to the volume, in its own units
         applied = Chain(chain=chain, data_range=high - low, data_min=low).run_step(
             {"image": images}, rng=np.random.default_rng(0))
-        f1[chain] = f1_of(seg, applied, case["labels"], case["phantom"], seg_name)
+        f1[chain] = f1_of(seg, applied, case["labels"], case["groups"])
     oracle = max(chains, key=lambda c: (f1[c], -chains.index(c)))
     picks = {}
     for name, scorer in scorers.items():
@@ -202,8 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     rows = []
     for k in range(cases):
-        rows.append(run_case(make_case(k, size, preset["slices"]), chains, scorers, seg,
-                             seg_name))
+        rows.append(run_case(make_case(k, size, preset["slices"]), chains, scorers, seg))
         r = rows[-1]
         print(f"case {k} {r['phantom']:<10} oracle {r['oracle']:<55} "
               + " ".join(f"{n}: {p}" for n, p in r["picks"].items()), file=sys.stderr)

@@ -39,17 +39,19 @@ EXAMPLE = ROOT / "examples" / "iqa_seg_study.yaml"
 PAPER = {"ring": (0.925, 0.887), "noise": (0.829, 0.877), "blur": (0.928, 0.952)}
 TYPES = ("noise", "blur", "ring")
 
-#: Per phantom: the fixed window [low, low + range] (1/cm) mapped to [0, 1], the two
-#: classes the truth is merged into, which are the shipped D-LinkNet's phases
-#: (benchmarks/segmentation_train.py FOREGROUND; background: pores, carbon binder /
-#: void, separator, anode; solid: active material / can, Cu foil, cathode, Al foil), and
-#: the phantom's params as that model was trained (8 turns: at 256 px the default
-#: winding puts every layer under a pixel).
-PHANTOMS: dict[str, dict[str, Any]] = {
-    "electrode": {"window": (-3.0, 33.0), "groups": [[0, 2], [1]], "params": {}},
-    "jelly_roll": {"window": (-0.5, 5.0), "groups": [[0, 2, 3], [1, 4, 5, 6]],
-                   "params": {"turns": 8}},
-}
+#: Per phantom: the fixed window [low, low + range] (1/cm) mapped to [0, 1]. The truth is
+#: merged into the shipped D-LinkNet's two phases and the phantoms are made as it was
+#: trained (tomokit_seg.phases: :func:`truth_groups` and ``PHANTOM_PARAMS``).
+WINDOWS: dict[str, tuple[float, float]] = {"electrode": (-3.0, 33.0), "jelly_roll": (-0.5, 5.0)}
+
+
+def truth_groups(phantom: str) -> list[list[int]]:
+    """The phantom's labels as the shipped phases ``[[background], [solid]]``."""
+    from tomokit_phantom import generate
+    from tomokit_seg.phases import PHANTOM_PARAMS, groups
+
+    return groups(phantom, generate(phantom, 32, 0, **PHANTOM_PARAMS[phantom]).phases)
+
 
 #: The CI size stops at level 4: TIQA's blur level 5 (sigma 33 px) leaves a 96 px slice
 #: nearly constant, which BRISQUE refuses to score.
@@ -63,19 +65,20 @@ def build_study(*, size: int, count: int, scorer: str = "tiqa",
                 phantoms: tuple[str, ...] = ("electrode", "jelly_roll"),
                 levels: tuple[int, ...] = (1, 2, 3, 4, 5), seed: int = 0) -> str:
     """The study's pipeline text. ``segmenters`` maps a segmenter name to its params
-    (default Otsu alone); D-LinkNet's classes (pore, active, binder for the shipped
-    electrode model) are merged like the truth's."""
+    (default Otsu alone); every segmenter is scored on the shipped two phases."""
+    from tomokit_seg.phases import PHANTOM_PARAMS
+
     segs = segmenters if segmenters is not None else {"otsu": {}}
     steps: list[dict[str, Any]] = []
     outputs: list[str] = []
     for ph in phantoms:
-        low, high = PHANTOMS[ph]["window"]
-        groups = PHANTOMS[ph]["groups"]
+        low, high = WINDOWS[ph]
+        groups = truth_groups(ph)
+        params = PHANTOM_PARAMS[ph]
         steps += [
             {"id": f"{ph}_scan", "task": "acquired_slices",
              "params": {"phantom": ph, "size": size, "count": count,
-                        **({"phantom_params": PHANTOMS[ph]["params"]}
-                           if PHANTOMS[ph]["params"] else {})}},
+                        **({"phantom_params": params} if params else {})}},
             {"id": f"{ph}_image", "filter": "chain",
              "params": {"chain": "none", "data_min": low, "data_range": high - low,
                         "rescale": True},
@@ -92,8 +95,6 @@ def build_study(*, size: int, count: int, scorer: str = "tiqa",
         for seg, params in segs.items():
             sid = f"{ph}_{seg}"
             scores: dict[str, Any] = {"truth_groups": groups}
-            if seg == "dlinknet":
-                scores["pred_groups"] = [[0, 2], [1]]
             steps += [
                 {"id": sid, "segmenter": seg, **({"params": params} if params else {}),
                  "inputs": {"images": f"{ph}_distorted[*]"}},
@@ -174,7 +175,7 @@ def level_figures(results: dict[str, Any], out: Path, phantoms: tuple[str, ...],
     colours = ListedColormap(["#202020", "#4caf50", "#e53935", "#1e88e5"])  # TN TP FP FN
     written = []
     for ph in phantoms:
-        groups = PHANTOMS[ph]["groups"]
+        groups = truth_groups(ph)
         truth_all = np.asarray(results[f"{ph}_scan"]["labels"])
         lut = np.zeros(int(truth_all.max()) + 1, dtype=np.int64)
         for k, g in enumerate(groups):
@@ -270,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     out = a.out or ROOT / "benchmarks" / "results" / (
         "iqa_seg_study_quick" if a.quick else "iqa_seg_study")
     out.mkdir(parents=True, exist_ok=True)
-    phantoms = tuple(PHANTOMS)
+    phantoms = tuple(WINDOWS)
     text = build_study(size=size, count=count, scorer=a.scorer, scorer_params=scorer_params,
                        segmenters=segmenters, levels=preset["levels"])
     pipeline = parse_pipeline(text, file="iqa_seg_study", base_dir=ROOT / "examples")

@@ -10,7 +10,7 @@ samples) get every TIQA distortion (noise, blur, ring) at levels 0..5
 truth (Hungarian) first, which can only help them. The score is the F1 averaged over
 the two phases (:func:`tomokit.metrics.mean_f1`, as in the model's sidecar), then over
 slices. Labels are the shipped model's two phases (solid against the rest, see
-``FOREGROUND`` in the training script).
+``tomokit_seg.phases``).
 
 Second part, the bundled real battery slice (``tomokit_iqa.recipes.references.
 battery_slice``, 1024 x 1024): a careful multi-Otsu of the clean slice is the reference

@@ -31,6 +31,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tomokit_seg.phases import FOREGROUND, PHANTOM_PARAMS, SHIPPED_PHASES
+
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "tomokit-seg" / "src" / "tomokit_seg" / "models" / "dlinknet.keras"
 
@@ -45,20 +47,8 @@ FULL: dict[str, Any] = {
     "width": 0.4375, "blocks": (3, 4, 6, 3), "distortions": ("noise", "blur", "ring"),
     "max_level": 5, "seed": 0,
 }
-#: The shipped model's phases: solid (1) against the rest (0), in both phantom families.
-#: Electrode: active material against pore and carbon binder (the binder's attenuation is
-#: 1 % of the active material's, as in a lab scan where it merges with the pores).
-#: Jelly roll: the cathode side (cathode coatings with their aluminium foil) and the
-#: metals (can, copper foil), 0.46 to 4.1 /cm at 100 keV, against void, separator and
-#: anode coating (0 to 0.30 /cm). The winding has 8 turns (``PHANTOM_PARAMS``): at 256 px
-#: the default number of turns gives a 3 px pitch, every layer under a pixel.
-SHIPPED_PHASES: tuple[str, str] = ("background", "solid")
-FOREGROUND: dict[str, tuple[str, ...]] = {
-    "electrode": ("active",),
-    "jelly_roll": ("can", "cu_foil", "cathode", "al_foil"),
-}
-#: Phantom parameters per family (tomokit-phantom defaults otherwise).
-PHANTOM_PARAMS: dict[str, dict[str, Any]] = {"electrode": {}, "jelly_roll": {"turns": 8}}
+#: The shipped model's phases, which phases are solid per family, and the phantom params
+#: it is trained on: one definition in tomokit_seg.phases (the benchmarks score with it).
 #: Dataset seeds per (family, split); every split's sample seeds are checked disjoint.
 SEEDS: dict[str, dict[str, int]] = {
     "electrode": {"train": 0, "validation": 1, "test": 2},
