@@ -130,7 +130,7 @@ class _LearnedSR(KerasComponent, SRBase):
             if path is not None:  # read from the sidecar, without loading the network
                 from tomokit.learn import model_info
 
-                info = model_info(path)
+                info = self.__dict__["_info"] = model_info(path)  # the same sidecar
         return dict(self.__dict__.get("_test") or (info or {}).get("test") or {})
 
     # ----------------------------------------------------------------- training
