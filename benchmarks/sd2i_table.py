@@ -10,7 +10,8 @@ SD2Iu (k = 4 and 8). MAE, MSE, SSIM, PSNR inside the reconstruction circle with 
 method's wall time, and the paper's figures beside ours where we have them.
 
 SD2I(u) runs under a wall-clock budget per model (``--budget`` for SD2Iu, default 480 s;
-``--sd2i-budget`` for the much costlier SD2I, default 300 s). Two training recipes:
+``--sd2i-budget`` for the much costlier SD2I, default 300 s); GANrec under
+``--ganrec-budget`` (default 900 s, enough for its 1000 iterations). Two training recipes:
 ``paper`` (Adam 5e-4, halved on plateaus, up to 6000 iterations) and ``fast`` (Adam 2e-3,
 50 warm-up iterations, cosine decay over ``--fast-iterations``), which reaches the
 paper's quality far sooner; ``sd2iu_k8_paper`` runs the paper's recipe for comparison.
